@@ -1,0 +1,87 @@
+// The Python module halfkit._core: argument checks, GIL release, calls. No arithmetic here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "convert.h"
+#include "cpu_features.h"
+#include "dispatch.h"
+#include "threads.h"
+
+namespace py = pybind11;
+using namespace halfkit;
+
+namespace {
+
+constexpr size_t kFormatSize[num::kNumFormats] = {2, 2, 4, 8};
+
+Isa tier_from_name(const std::string& name) {
+  Isa isa;
+  if (!parse_isa(name, &isa)) {
+    throw py::value_error("unknown ISA tier '" + name +
+                          "'; known tiers: scalar, avx2, avx512, avx512bf16");
+  }
+  if (!isa_supported(isa)) {
+    throw py::value_error("ISA tier '" + name + "' is not supported on this CPU or build");
+  }
+  return isa;
+}
+
+// src and dst are arrays of the same shape whose item sizes match the formats; the Python
+// layer has already checked dtypes, writeability and overlap, these checks only guard the
+// memory accesses.
+bool convert(const py::array& src, py::array& dst, int sf, int df, const std::string& tier) {
+  if (sf < 0 || sf >= num::kNumFormats || df < 0 || df >= num::kNumFormats) {
+    throw py::value_error("format codes must be in [0, 4)");
+  }
+  const ConvertFn fn = convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).fn[sf][df];
+  if (!fn) throw py::value_error("no 16-bit conversion between these formats");
+  const int nd = static_cast<int>(src.ndim());
+  if (nd != dst.ndim()) throw py::value_error("source and destination differ in ndim");
+  for (int i = 0; i < nd; ++i) {
+    if (src.shape(i) != dst.shape(i)) throw py::value_error("source and destination differ in shape");
+  }
+  if (static_cast<size_t>(src.itemsize()) != kFormatSize[sf] ||
+      static_cast<size_t>(dst.itemsize()) != kFormatSize[df]) {
+    throw py::value_error("array item sizes do not match the format codes");
+  }
+  if (!dst.writeable()) throw py::value_error("destination is read-only");
+  const char* s = static_cast<const char*>(src.data());
+  char* d = static_cast<char*>(dst.mutable_data());
+  const ptrdiff_t* shape = src.shape();
+  const ptrdiff_t* ss = src.strides();
+  const ptrdiff_t* ds = dst.strides();
+  py::gil_scoped_release nogil;
+  return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df]);
+}
+
+std::vector<std::string> tiers(bool supported_only) {
+  std::vector<std::string> out;
+  for (int i = 0; i < static_cast<int>(Isa::kCount); ++i) {
+    const Isa isa = static_cast<Isa>(i);
+    if (supported_only ? isa_supported(isa) : isa_compiled(isa)) out.emplace_back(isa_name(isa));
+  }
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "halfkit's CPU kernels (internal: use the halfkit package)";
+  m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("src_format"),
+        py::arg("dst_format"), py::arg("tier") = std::string(),
+        "Convert src into dst (same shape); returns True when a float16 destination overflowed.");
+  m.def("isa", [] { return std::string(isa_name(active_isa())); });
+  m.def("set_isa", [](const std::string& name) { set_active_isa(tier_from_name(name)); });
+  m.def("isa_supported", [] { return tiers(true); });
+  m.def("isa_compiled", [] { return tiers(false); });
+  m.def("cpu_features", [] { return cpu_features().names(); });
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("the number of threads must be >= 1, got " + std::to_string(n));
+    set_num_threads(n);
+  });
+  m.attr("parallel_min_elements") = kParallelMinElements;
+}

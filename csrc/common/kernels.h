@@ -1,0 +1,35 @@
+// Function types shared by the dispatcher and every tier. Nothing here depends on an ISA.
+#pragma once
+
+#include <stddef.h>
+
+#include "common/numerics.h"
+
+namespace halfkit {
+
+enum class Isa : int { kScalar = 0, kAvx2, kAvx512, kAvx512Bf16, kCount };
+
+const char* isa_name(Isa isa);
+
+// Converts n elements from src to dst. Strides are in bytes and may be negative or unaligned.
+// Returns true when a finite value became infinite in a float16 destination (numpy's overflow
+// condition); always false for other destinations.
+using ConvertFn = bool (*)(const char* src, ptrdiff_t src_stride, char* dst, ptrdiff_t dst_stride,
+                           size_t n);
+
+struct ConvertTable {
+  // [src][dst]; null where the pair is not a 16-bit conversion (float32 <-> float64 and
+  // same-format copies are left to numpy).
+  ConvertFn fn[num::kNumFormats][num::kNumFormats] = {};
+};
+
+// Each tier fills the table with its own kernels. Defined in that tier's translation unit; the
+// caller must have checked that the CPU supports the tier.
+void fill_convert_scalar(ConvertTable& t);
+#if defined(HALFKIT_X86)
+void fill_convert_avx2(ConvertTable& t);
+void fill_convert_avx512(ConvertTable& t);
+void fill_convert_avx512bf16(ConvertTable& t);
+#endif
+
+}  // namespace halfkit

@@ -1,0 +1,116 @@
+#include "convert.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+#include "threads.h"
+
+namespace halfkit {
+namespace {
+
+constexpr int kMaxDims = 64;
+
+struct Dim {
+  ptrdiff_t n, ss, ds;
+};
+
+// The iteration space after dropping unit dimensions, ordering by destination stride (the
+// innermost loop walks the smallest stride) and merging dimensions that are contiguous with
+// each other. dims[0] is the outermost; dims[nd - 1] the run handed to the kernel.
+struct Space {
+  Dim dims[kMaxDims];
+  int nd = 0;
+  size_t total = 1;
+};
+
+Space simplify(const ptrdiff_t* ss, const ptrdiff_t* ds, const ptrdiff_t* shape, int ndim,
+               size_t src_size, size_t dst_size) {
+  Space sp;
+  for (int i = 0; i < ndim; ++i) {
+    sp.total *= static_cast<size_t>(shape[i]);
+    if (shape[i] != 1) sp.dims[sp.nd++] = {shape[i], ss[i], ds[i]};
+  }
+  std::stable_sort(sp.dims, sp.dims + sp.nd, [](const Dim& a, const Dim& b) {
+    return std::llabs(a.ds) > std::llabs(b.ds);
+  });
+  int w = 0;
+  for (int i = 0; i < sp.nd; ++i) {
+    if (w > 0) {
+      Dim& prev = sp.dims[w - 1];
+      const Dim& cur = sp.dims[i];
+      if (prev.ss == cur.ss * cur.n && prev.ds == cur.ds * cur.n) {
+        prev = {prev.n * cur.n, cur.ss, cur.ds};
+        continue;
+      }
+    }
+    sp.dims[w++] = sp.dims[i];
+  }
+  sp.nd = w;
+  if (sp.nd == 0) {
+    sp.dims[0] = {1, static_cast<ptrdiff_t>(src_size), static_cast<ptrdiff_t>(dst_size)};
+    sp.nd = 1;
+  }
+  return sp;
+}
+
+// Converts flat elements [begin, end) of the space (row-major over sp.dims).
+bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begin, size_t end) {
+  const Dim& in = sp.dims[sp.nd - 1];
+  const size_t run = static_cast<size_t>(in.n);
+  ptrdiff_t idx[kMaxDims] = {};
+  size_t outer = begin / run;
+  size_t j = begin % run;
+  ptrdiff_t so = 0, doff = 0;
+  for (int k = sp.nd - 2; k >= 0; --k) {
+    idx[k] = static_cast<ptrdiff_t>(outer % static_cast<size_t>(sp.dims[k].n));
+    outer /= static_cast<size_t>(sp.dims[k].n);
+    so += idx[k] * sp.dims[k].ss;
+    doff += idx[k] * sp.dims[k].ds;
+  }
+  bool ovf = false;
+  size_t left = end - begin;
+  while (left > 0) {
+    const size_t len = std::min(run - j, left);
+    const ptrdiff_t jj = static_cast<ptrdiff_t>(j);
+    ovf |= fn(src + so + jj * in.ss, in.ss, dst + doff + jj * in.ds, in.ds, len);
+    left -= len;
+    j = 0;
+    for (int k = sp.nd - 2; k >= 0; --k) {
+      so += sp.dims[k].ss;
+      doff += sp.dims[k].ds;
+      if (++idx[k] < sp.dims[k].n) break;
+      so -= idx[k] * sp.dims[k].ss;
+      doff -= idx[k] * sp.dims[k].ds;
+      idx[k] = 0;
+    }
+  }
+  return ovf;
+}
+
+}  // namespace
+
+bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
+                const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
+                size_t dst_size) {
+  const Space sp = simplify(src_strides, dst_strides, shape, ndim, src_size, dst_size);
+  if (sp.total == 0) return false;
+  const int threads = get_num_threads();
+  if (threads <= 1 || sp.total < kParallelMinElements) {
+    return walk(fn, sp, src, dst, 0, sp.total);
+  }
+  // A few tasks per thread let a thread that was descheduled on a noisy machine be helped out;
+  // boundaries fall on multiples of 64 elements so no cache line of output is shared.
+  const size_t tasks = static_cast<size_t>(threads) * 4;
+  const size_t chunk = ((sp.total + tasks - 1) / tasks + 63) & ~size_t{63};
+  const size_t n_chunks = (sp.total + chunk - 1) / chunk;
+  std::atomic<bool> ovf{false};
+  parallel_for(n_chunks, [&](size_t t) {
+    const size_t b = t * chunk;
+    const size_t e = std::min(sp.total, b + chunk);
+    if (walk(fn, sp, src, dst, b, e)) ovf.store(true, std::memory_order_relaxed);
+  });
+  return ovf.load();
+}
+
+}  // namespace halfkit

@@ -1,0 +1,18 @@
+// The scalar tier: the reference loop of convert_loop.h, nothing else. It runs on any CPU.
+#include "common/convert_loop.h"
+
+namespace halfkit {
+namespace {
+
+template <class C>
+struct ScalarKernel {
+  static bool run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n) {
+    return run_strided<C, &ref_contig<C>>(src, ss, dst, ds, n);
+  }
+};
+
+}  // namespace
+
+void fill_convert_scalar(ConvertTable& t) { fill_table<ScalarKernel>(t); }
+
+}  // namespace halfkit

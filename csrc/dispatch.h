@@ -1,0 +1,19 @@
+// Which tier runs: decided once (the best supported), changeable for tests and by
+// HALFKIT_FORCE_ISA (read by the Python package at import).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/kernels.h"
+
+namespace halfkit {
+
+bool isa_compiled(Isa isa);
+bool isa_supported(Isa isa);  // compiled in, and this CPU and OS can run it
+Isa active_isa();
+void set_active_isa(Isa isa);  // precondition: isa_supported(isa)
+const ConvertTable& convert_table(Isa isa);  // precondition: isa_supported(isa)
+bool parse_isa(const std::string& name, Isa* out);
+
+}  // namespace halfkit

@@ -1,0 +1,141 @@
+#include "threads.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace halfkit {
+namespace {
+
+int default_threads() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+#endif
+  const unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+class Pool {
+ public:
+  explicit Pool(int threads) : threads_(threads) {
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { work(); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+  int threads() const { return threads_; }
+
+  bool try_run(size_t n_tasks, const std::function<void(size_t)>& fn) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      fn_ = &fn;
+      n_tasks_ = n_tasks;
+      next_.store(0, std::memory_order_relaxed);
+      pending_ = workers_.size();
+      ++generation_;
+    }
+    wake_.notify_all();
+    drain();
+    std::unique_lock<std::mutex> lk(m_);
+    done_.wait(lk, [this] { return pending_ == 0; });
+    fn_ = nullptr;
+    return true;
+  }
+
+ private:
+  void drain() {
+    for (;;) {
+      const size_t i = next_.fetch_add(1, std::memory_order_relaxed);
+      if (i >= n_tasks_) return;
+      (*fn_)(i);
+    }
+  }
+  void work() {
+    size_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(m_);
+        wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+      }
+      drain();
+      std::lock_guard<std::mutex> lk(m_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  const int threads_;
+  std::vector<std::thread> workers_;
+  std::mutex busy_;  // one parallel_for at a time
+  std::mutex m_;
+  std::condition_variable wake_, done_;
+  bool stop_ = false;
+  size_t generation_ = 0;
+  size_t pending_ = 0;
+  const std::function<void(size_t)>* fn_ = nullptr;
+  size_t n_tasks_ = 0;
+  std::atomic<size_t> next_{0};
+};
+
+std::mutex g_pool_mutex;
+std::shared_ptr<Pool> g_pool;
+std::atomic<int> g_threads{0};
+
+void after_fork_in_child() {
+  // The workers did not survive fork(); forget the pool without joining (its memory is leaked
+  // on purpose, its mutexes may be held by threads that no longer exist).
+  new (&g_pool_mutex) std::mutex();
+  new (&g_pool) std::shared_ptr<Pool>();
+}
+
+std::shared_ptr<Pool> pool() {
+  static const bool registered = [] {
+    pthread_atfork(nullptr, nullptr, after_fork_in_child);
+    return true;
+  }();
+  (void)registered;
+  std::lock_guard<std::mutex> lk(g_pool_mutex);
+  const int want = get_num_threads();
+  if (!g_pool || g_pool->threads() != want) g_pool = std::make_shared<Pool>(want);
+  return g_pool;
+}
+
+}  // namespace
+
+int get_num_threads() {
+  int n = g_threads.load(std::memory_order_relaxed);
+  if (n == 0) {
+    n = default_threads();
+    g_threads.store(n, std::memory_order_relaxed);
+  }
+  return n;
+}
+
+void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+
+void parallel_for(size_t n_tasks, const std::function<void(size_t)>& fn) {
+  if (n_tasks > 1 && get_num_threads() > 1) {
+    if (pool()->try_run(n_tasks, fn)) return;
+  }
+  for (size_t i = 0; i < n_tasks; ++i) fn(i);
+}
+
+}  // namespace halfkit

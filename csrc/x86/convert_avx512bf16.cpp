@@ -1,0 +1,19 @@
+// AVX-512 BF16 tier: the AVX-512 kernels, with VCVTNEPS2BF16 for float32 -> bfloat16 on blocks
+// free of subnormals and NaNs (the two lane classes where it differs from the contract).
+#include "x86/vec_avx512.h"
+#include "x86/convert_simd.h"
+
+namespace halfkit {
+namespace {
+
+struct V512Bf16 : V512 {
+  static constexpr bool kNativeBf16 = true;
+  static U16 cvtne_bf16(U32 f) {
+    return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(_mm512_castsi512_ps(f)));
+  }
+};
+
+}  // namespace
+
+void fill_convert_avx512bf16(ConvertTable& t) { fill_table<SimdTier<V512Bf16>::Kernel>(t); }
+}  // namespace halfkit

@@ -1,0 +1,127 @@
+// The x86 SIMD conversion kernels, written once over a vector-traits type V (vec_avx2.h,
+// vec_avx512.h) and included by each tier's translation unit, which compiles them with its own
+// flags into its own anonymous namespace.
+//
+// Where an instruction disagrees with the contract on a rare class of lanes (signalling NaNs,
+// NaN payloads of float64 sources), the block declines and the reference loop converts it: the
+// common path stays short and the rare path is correct by construction.
+#pragma once
+
+#include <immintrin.h>
+
+#include "common/convert_loop.h"
+
+namespace halfkit {
+namespace {
+
+#define HK_INLINE inline __attribute__((always_inline))
+
+// Kernels run with MXCSR in a known state whatever the caller's libraries did to it: all
+// exceptions masked, no FTZ/DAZ (a float32 -> float64 widening must keep bf16 subnormals), and
+// rounding toward zero, which float64 sources rely on (see V::to_f32_odd). Restoring the saved
+// word also discards any exception flags the kernel raised.
+struct MxcsrGuard {
+  unsigned saved;
+  MxcsrGuard() : saved(_mm_getcsr()) { _mm_setcsr(0x7f80u); }
+  ~MxcsrGuard() { _mm_setcsr(saved); }
+};
+
+template <class V>
+struct SimdTier {
+  using U32 = typename V::U32;
+  using U16 = typename V::U16;
+  using M = typename V::M;
+
+  // float32 bits -> bfloat16 bits, exactly f32_to_bf16.
+  static HK_INLINE U16 to_bf16(U32 u) {
+    const U32 a = V::and_(u, V::set1(0x7fffffffu));
+    const M nan = V::gt(a, 0x7f800000u);
+    if constexpr (V::kNativeBf16) {
+      // VCVTNEPS2BF16 flushes subnormal inputs and keeps NaN payloads; it is exact elsewhere.
+      if (!V::any(V::mor(nan, V::in_range(a, 1u, 0x800000u)))) return V::cvtne_bf16(u);
+    }
+    const U32 hi = V::template srli<16>(u);
+    const U32 r = V::template srli<16>(
+        V::add(u, V::add(V::set1(0x7fffu), V::and_(hi, V::set1(1u)))));
+    const U32 qnan = V::or_(V::and_(hi, V::set1(0x8000u)), V::set1(0x7fc0u));
+    return V::narrow32(V::select(nan, qnan, r));
+  }
+
+  // Converts n <= V::N elements; returns false (having written nothing) to hand the block to
+  // the reference loop.
+  template <class C>
+  static HK_INLINE bool block(const typename C::Src* s, typename C::Dst* d, size_t n, M& ovf) {
+    using namespace num;
+    constexpr int S = C::kSrc;
+    constexpr int D = C::kDst;
+    U32 f;  // the source as float32 bits (exact, or rounded to odd from float64)
+    if constexpr (S == kF16) {
+      const U16 h = V::load16(s, n);
+      if constexpr (D != kBF16) {
+        // VCVTPH2PS quiets signalling NaNs (and VCVTPS2PD would too).
+        const U32 a = V::and_(V::widen16(h), V::set1(0x7fffu));
+        if (V::any(V::in_range(a, 0x7c01u, 0x7e00u))) return false;
+      }
+      f = V::cvt_ph_ps(h);
+    } else if constexpr (S == kBF16) {
+      f = V::template slli<16>(V::widen16(V::load16(s, n)));
+    } else if constexpr (S == kF32) {
+      f = V::load32(s, n);
+    } else {
+      const auto x = V::load64(s, n);
+      // The float16 NaN keeps the float64 payload unquieted; the conversion below quiets it.
+      if constexpr (D == kF16) {
+        if (V::any_nan(x)) return false;
+      }
+      f = V::to_f32_odd(x);
+    }
+
+    if constexpr (D == kF32) {
+      V::store32(d, f, n);
+    } else if constexpr (D == kF64) {
+      V::store_f64(d, f, n);
+    } else if constexpr (D == kBF16) {
+      V::store16(d, to_bf16(f), n);
+    } else {
+      const U32 a = V::and_(f, V::set1(0x7fffffffu));
+      if constexpr (S == kF32) {
+        // VCVTPS2PH quiets signalling NaNs; everything else matches numpy.
+        if (V::any(V::in_range(a, 0x7f800001u, 0x7fc00000u))) return false;
+      }
+      ovf = V::mor(ovf, V::in_range(a, 0x477ff000u, 0x7f800000u));
+      const U16 h = V::cvt_ps_ph(f);
+      if constexpr (S == kBF16) {
+        // ml_dtypes gives every NaN the canonical float16 NaN.
+        const U32 qnan =
+            V::or_(V::and_(V::template srli<16>(f), V::set1(0x8000u)), V::set1(0x7e00u));
+        V::store16(d, V::narrow32(V::select(V::gt(a, 0x7f800000u), qnan, V::widen16(h))), n);
+      } else {
+        V::store16(d, h, n);
+      }
+    }
+    return true;
+  }
+
+  template <class C>
+  static bool contig(const typename C::Src* s, typename C::Dst* d, size_t n) {
+    M ovf = V::mnone();
+    bool ref_ovf = false;
+    size_t i = 0;
+    for (; i + V::N <= n; i += V::N) {
+      if (!block<C>(s + i, d + i, V::N, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, V::N);
+    }
+    if (i < n && !block<C>(s + i, d + i, n - i, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, n - i);
+    return ref_ovf || V::any(ovf);
+  }
+
+  template <class C>
+  struct Kernel {
+    static bool run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n) {
+      MxcsrGuard guard;
+      return run_strided<C, &SimdTier::contig<C>>(src, ss, dst, ds, n);
+    }
+  };
+};
+
+}  // namespace
+}  // namespace halfkit

@@ -1,0 +1,124 @@
+// Vector traits for the AVX2 tier (AVX2, F16C, FMA): 8 lanes, lane-wide masks, tails through a
+// small buffer (AVX2 has no 16-bit masked loads).
+#pragma once
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+namespace halfkit {
+namespace {
+
+struct V256 {
+  static constexpr size_t N = 8;
+  static constexpr bool kNativeBf16 = false;
+  using U32 = __m256i;
+  using U16 = __m128i;
+  using M = __m256i;
+  struct F64 {
+    __m256d lo, hi;
+  };
+
+  template <class T>
+  static T load_part(const void* p, size_t bytes) {
+    alignas(32) unsigned char buf[sizeof(T)] = {};
+    memcpy(buf, p, bytes);
+    T v;
+    memcpy(&v, buf, sizeof(T));
+    return v;
+  }
+  template <class T>
+  static void store_part(void* p, const T& v, size_t bytes) {
+    memcpy(p, &v, bytes);
+  }
+
+  static U32 load32(const void* p, size_t n) {
+    return n == N ? _mm256_loadu_si256(static_cast<const __m256i*>(p)) : load_part<U32>(p, 4 * n);
+  }
+  static U16 load16(const void* p, size_t n) {
+    return n == N ? _mm_loadu_si128(static_cast<const __m128i*>(p)) : load_part<U16>(p, 2 * n);
+  }
+  static void store32(void* p, U32 v, size_t n) {
+    if (n == N) {
+      _mm256_storeu_si256(static_cast<__m256i*>(p), v);
+    } else {
+      store_part(p, v, 4 * n);
+    }
+  }
+  static void store16(void* p, U16 v, size_t n) {
+    if (n == N) {
+      _mm_storeu_si128(static_cast<__m128i*>(p), v);
+    } else {
+      store_part(p, v, 2 * n);
+    }
+  }
+  static F64 load64(const void* p, size_t n) {
+    const double* d = static_cast<const double*>(p);
+    if (n == N) return {_mm256_loadu_pd(d), _mm256_loadu_pd(d + 4)};
+    return load_part<F64>(p, 8 * n);
+  }
+  static bool any_nan(F64 x) {
+    return (_mm256_movemask_pd(_mm256_cmp_pd(x.lo, x.lo, _CMP_UNORD_Q)) |
+            _mm256_movemask_pd(_mm256_cmp_pd(x.hi, x.hi, _CMP_UNORD_Q))) != 0;
+  }
+  // Rounded to odd, as in vec_avx512.h (MXCSR rounds toward zero inside kernels).
+  static __m128i odd_half(__m256d x) {
+    const __m128 f = _mm256_cvtpd_ps(x);
+    const __m256i inexact =
+        _mm256_castpd_si256(_mm256_cmp_pd(_mm256_cvtps_pd(f), x, _CMP_NEQ_UQ));
+    const __m128i low_words = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(inexact, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    return _mm_or_si128(_mm_castps_si128(f), _mm_and_si128(low_words, _mm_set1_epi32(1)));
+  }
+  static U32 to_f32_odd(F64 x) { return _mm256_set_m128i(odd_half(x.hi), odd_half(x.lo)); }
+  static void store_f64(void* p, U32 f, size_t n) {
+    F64 r = {_mm256_cvtps_pd(_mm_castsi128_ps(_mm256_castsi256_si128(f))),
+             _mm256_cvtps_pd(_mm_castsi128_ps(_mm256_extracti128_si256(f, 1)))};
+    if (n == N) {
+      double* d = static_cast<double*>(p);
+      _mm256_storeu_pd(d, r.lo);
+      _mm256_storeu_pd(d + 4, r.hi);
+    } else {
+      store_part(p, r, 8 * n);
+    }
+  }
+
+  static U32 set1(uint32_t v) { return _mm256_set1_epi32(static_cast<int>(v)); }
+  static U32 and_(U32 a, U32 b) { return _mm256_and_si256(a, b); }
+  static U32 or_(U32 a, U32 b) { return _mm256_or_si256(a, b); }
+  static U32 add(U32 a, U32 b) { return _mm256_add_epi32(a, b); }
+  template <int k>
+  static U32 srli(U32 a) {
+    return _mm256_srli_epi32(a, k);
+  }
+  template <int k>
+  static U32 slli(U32 a) {
+    return _mm256_slli_epi32(a, k);
+  }
+  // AVX2 compares are signed: biasing both sides by 2^31 makes them unsigned.
+  static U32 bias(U32 a) { return _mm256_xor_si256(a, set1(0x80000000u)); }
+  static M in_range(U32 a, uint32_t lo, uint32_t hi) {
+    return _mm256_cmpgt_epi32(bias(set1(hi - lo)), bias(_mm256_sub_epi32(a, set1(lo))));
+  }
+  static M gt(U32 a, uint32_t b) { return _mm256_cmpgt_epi32(bias(a), bias(set1(b))); }
+  static M mor(M a, M b) { return _mm256_or_si256(a, b); }
+  static M mnone() { return _mm256_setzero_si256(); }
+  static bool any(M m) { return !_mm256_testz_si256(m, m); }
+  static U32 select(M m, U32 if_set, U32 if_clear) {
+    return _mm256_blendv_epi8(if_clear, if_set, m);
+  }
+
+  static U16 cvt_ps_ph(U32 f) {
+    return _mm256_cvtps_ph(_mm256_castsi256_ps(f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static U32 cvt_ph_ps(U16 h) { return _mm256_castps_si256(_mm256_cvtph_ps(h)); }
+  static U32 widen16(U16 h) { return _mm256_cvtepu16_epi32(h); }
+  // Lanes hold values below 2^16, so the saturating pack is a plain truncation.
+  static U16 narrow32(U32 v) {
+    return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(v, v), 0x08));
+  }
+};
+
+}  // namespace
+}  // namespace halfkit

@@ -1,0 +1,113 @@
+// Vector traits for the AVX-512 tiers (F, BW, VL, DQ): 16 lanes, opmask predicates, masked tails.
+#pragma once
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+namespace halfkit {
+namespace {
+
+struct V512 {
+  static constexpr size_t N = 16;
+  static constexpr bool kNativeBf16 = false;
+  using U32 = __m512i;
+  using U16 = __m256i;
+  using M = __mmask16;
+  struct F64 {
+    __m512d lo, hi;
+  };
+
+  static M tail(size_t n) { return n >= N ? M(0xffff) : M((1u << n) - 1); }
+
+  static U32 load32(const void* p, size_t n) {
+    return n == N ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi32(tail(n), p);
+  }
+  static U16 load16(const void* p, size_t n) {
+    return n == N ? _mm256_loadu_si256(static_cast<const __m256i*>(p))
+                  : _mm256_maskz_loadu_epi16(tail(n), p);
+  }
+  static void store32(void* p, U32 v, size_t n) {
+    if (n == N) {
+      _mm512_storeu_si512(p, v);
+    } else {
+      _mm512_mask_storeu_epi32(p, tail(n), v);
+    }
+  }
+  static void store16(void* p, U16 v, size_t n) {
+    if (n == N) {
+      _mm256_storeu_si256(static_cast<__m256i*>(p), v);
+    } else {
+      _mm256_mask_storeu_epi16(p, tail(n), v);
+    }
+  }
+  static F64 load64(const void* p, size_t n) {
+    const double* d = static_cast<const double*>(p);
+    if (n == N) return {_mm512_loadu_pd(d), _mm512_loadu_pd(d + 8)};
+    const M m = tail(n);
+    return {_mm512_maskz_loadu_pd(__mmask8(m), d), _mm512_maskz_loadu_pd(__mmask8(m >> 8), d + 8)};
+  }
+  static bool any_nan(F64 x) {
+    return (_mm512_cmp_pd_mask(x.lo, x.lo, _CMP_UNORD_Q) |
+            _mm512_cmp_pd_mask(x.hi, x.hi, _CMP_UNORD_Q)) != 0;
+  }
+  // With MXCSR rounding toward zero, setting the last bit of an inexact result gives float64 ->
+  // float32 rounded to odd; one later RNE to a 16-bit format from it is then correctly rounded
+  // (float32 keeps more than two bits beyond float16's and bfloat16's significands).
+  static __m256i odd_half(__m512d x) {
+    const __m256i f = _mm256_castps_si256(_mm512_cvtpd_ps(x));
+    const __mmask8 inexact =
+        _mm512_cmp_pd_mask(_mm512_cvtps_pd(_mm256_castsi256_ps(f)), x, _CMP_NEQ_UQ);
+    return _mm256_mask_or_epi32(f, inexact, f, _mm256_set1_epi32(1));
+  }
+  static U32 to_f32_odd(F64 x) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(odd_half(x.lo)), odd_half(x.hi), 1);
+  }
+  static void store_f64(void* p, U32 f, size_t n) {
+    double* d = static_cast<double*>(p);
+    const __m512d lo = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_castsi512_si256(f)));
+    const __m512d hi = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(f, 1)));
+    if (n == N) {
+      _mm512_storeu_pd(d, lo);
+      _mm512_storeu_pd(d + 8, hi);
+    } else {
+      const M m = tail(n);
+      _mm512_mask_storeu_pd(d, __mmask8(m), lo);
+      _mm512_mask_storeu_pd(d + 8, __mmask8(m >> 8), hi);
+    }
+  }
+
+  static U32 set1(uint32_t v) { return _mm512_set1_epi32(static_cast<int>(v)); }
+  static U32 and_(U32 a, U32 b) { return _mm512_and_si512(a, b); }
+  static U32 or_(U32 a, U32 b) { return _mm512_or_si512(a, b); }
+  static U32 add(U32 a, U32 b) { return _mm512_add_epi32(a, b); }
+  template <int k>
+  static U32 srli(U32 a) {
+    return _mm512_srli_epi32(a, k);
+  }
+  template <int k>
+  static U32 slli(U32 a) {
+    return _mm512_slli_epi32(a, k);
+  }
+  // lo <= a < hi, unsigned.
+  static M in_range(U32 a, uint32_t lo, uint32_t hi) {
+    return _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, set1(lo)), set1(hi - lo));
+  }
+  static M gt(U32 a, uint32_t b) { return _mm512_cmpgt_epu32_mask(a, set1(b)); }
+  static M mor(M a, M b) { return M(a | b); }
+  static M mnone() { return 0; }
+  static bool any(M m) { return m != 0; }
+  static U32 select(M m, U32 if_set, U32 if_clear) {
+    return _mm512_mask_blend_epi32(m, if_clear, if_set);
+  }
+
+  static U16 cvt_ps_ph(U32 f) {
+    return _mm512_cvtps_ph(_mm512_castsi512_ps(f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
+  static U32 cvt_ph_ps(U16 h) { return _mm512_castps_si512(_mm512_cvtph_ps(h)); }
+  static U32 widen16(U16 h) { return _mm512_cvtepu16_epi32(h); }
+  static U16 narrow32(U32 v) { return _mm512_cvtepi32_epi16(v); }
+};
+
+}  // namespace
+}  // namespace halfkit

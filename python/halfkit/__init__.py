@@ -1,0 +1,21 @@
+"""halfkit: bit-exact, fast float16/bfloat16 conversions for NumPy (and CuPy)."""
+
+from ._api import astype, to_bfloat16, to_float16, to_float32, to_float64
+from ._dtypes import bfloat16
+from ._info import _apply_environment, get_num_threads, kernel_info, set_num_threads
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "astype",
+    "bfloat16",
+    "get_num_threads",
+    "kernel_info",
+    "set_num_threads",
+    "to_bfloat16",
+    "to_float16",
+    "to_float32",
+    "to_float64",
+]
+
+_apply_environment()

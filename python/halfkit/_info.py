@@ -1,0 +1,61 @@
+"""kernel_info, thread control, and the environment variables read at import."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import _core
+
+
+def kernel_info() -> dict[str, Any]:
+    """What runs here: the CPU tier in use, the tiers this CPU can run, CPU features, threads,
+    and the CUDA module's state."""
+    return {
+        "isa": _core.isa(),
+        "isa_supported": list(_core.isa_supported()),
+        "isa_compiled": list(_core.isa_compiled()),
+        "cpu_features": list(_core.cpu_features()),
+        "threads": _core.get_num_threads(),
+        "parallel_min_elements": int(_core.parallel_min_elements),
+        "cuda": _cuda_info(),
+    }
+
+
+def _cuda_info() -> dict[str, Any]:
+    return {"compiled": False}
+
+
+def set_num_threads(n: int) -> None:
+    """Use up to ``n`` threads (the caller included) for large arrays. Results never depend on it."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads takes an int >= 1, got {n!r}")
+    if n < 1:
+        raise ValueError(f"set_num_threads takes an int >= 1, got {n}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    return int(_core.get_num_threads())
+
+
+def _apply_environment() -> None:
+    isa = os.environ.get("HALFKIT_FORCE_ISA")
+    if isa:
+        name = isa.strip().lower()
+        if name not in _core.isa_supported():
+            raise ValueError(
+                f"HALFKIT_FORCE_ISA={isa!r} is not a tier this CPU and build can run; "
+                f"choose one of: {', '.join(_core.isa_supported())} "
+                f"(compiled: {', '.join(_core.isa_compiled())})"
+            )
+        _core.set_isa(name)
+    threads = os.environ.get("HALFKIT_NUM_THREADS")
+    if threads:
+        try:
+            n = int(threads)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"HALFKIT_NUM_THREADS={threads!r} must be an integer >= 1")
+        _core.set_num_threads(n)

@@ -102,6 +102,11 @@ struct V256 {
     return _mm256_cmpgt_epi32(bias(set1(hi - lo)), bias(_mm256_sub_epi32(a, set1(lo))));
   }
   static M gt(U32 a, uint32_t b) { return _mm256_cmpgt_epi32(bias(a), bias(set1(b))); }
+  static bool any_nan16(U16 h) {
+    const __m128i a = _mm_and_si128(h, _mm_set1_epi16(0x7fff));
+    const __m128i nan = _mm_cmpgt_epi16(a, _mm_set1_epi16(0x7c00));  // a < 2^15: signed is fine
+    return !_mm_testz_si128(nan, nan);
+  }
   static M mor(M a, M b) { return _mm256_or_si256(a, b); }
   static M mnone() { return _mm256_setzero_si256(); }
   static bool any(M m) { return !_mm256_testz_si256(m, m); }

@@ -94,6 +94,10 @@ struct V512 {
     return _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, set1(lo)), set1(hi - lo));
   }
   static M gt(U32 a, uint32_t b) { return _mm512_cmpgt_epu32_mask(a, set1(b)); }
+  static bool any_nan16(U16 h) {
+    const __m256i a = _mm256_and_si256(h, _mm256_set1_epi16(0x7fff));
+    return _mm256_cmpgt_epu16_mask(a, _mm256_set1_epi16(0x7c00)) != 0;
+  }
   static M mor(M a, M b) { return M(a | b); }
   static M mnone() { return 0; }
   static bool any(M m) { return m != 0; }

@@ -1,0 +1,57 @@
+import ml_dtypes
+import numpy as np
+import pytest
+
+import halfkit
+from halfkit import _core
+
+F16 = np.dtype(np.float16)
+BF16 = np.dtype(ml_dtypes.bfloat16)
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+FORMATS = {F16: 0, BF16: 1, F32: 2, F64: 3}
+UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+# The ten conversions halfkit's kernels perform (the others are numpy's own casts).
+PAIRS = [
+    (F32, F16), (F64, F16), (BF16, F16),
+    (F32, BF16), (F64, BF16), (F16, BF16),
+    (F16, F32), (F16, F64), (BF16, F32), (BF16, F64),
+]  # fmt: skip
+
+TIERS = list(_core.isa_supported())
+SIMD_TIERS = [t for t in TIERS if t != "scalar"]
+UNSUPPORTED_TIERS = [t for t in _core.isa_compiled() if t not in TIERS]
+
+
+def bits(a):
+    """The raw bit patterns of a float array, for exact comparisons."""
+    a = np.ascontiguousarray(a)
+    return a.view(UINT[a.dtype.itemsize])
+
+
+def convert_with(tier, x, dst):
+    """Converts with a named tier, bypassing dispatch (each tier compared in one process)."""
+    x = np.ascontiguousarray(x)
+    y = np.empty(x.shape, dst)
+    ovf = _core.convert(x, y, FORMATS[x.dtype], FORMATS[np.dtype(dst)], tier)
+    return y, ovf
+
+
+def reference(x, dst):
+    return convert_with("scalar", x, dst)
+
+
+def all_16bit(dtype):
+    return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(dtype)
+
+
+def pair_id(p):
+    return f"{p[0].name}->{p[1].name}"
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    n = halfkit.get_num_threads()
+    yield
+    halfkit.set_num_threads(n)

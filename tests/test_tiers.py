@@ -1,0 +1,153 @@
+"""Every compiled SIMD tier this CPU can run, bit for bit against the scalar reference."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import (
+    BF16, F16, F32, F64, PAIRS, SIMD_TIERS, TIERS, UNSUPPORTED_TIERS, all_16bit, bits,
+    convert_with, pair_id, reference,
+)  # fmt: skip
+
+import halfkit
+
+pytestmark = pytest.mark.skipif(not SIMD_TIERS, reason="this CPU runs no SIMD tier")
+
+
+def assert_tier_matches(tier, x, dst):
+    want, want_ovf = reference(x, dst)
+    got, got_ovf = convert_with(tier, x, dst)
+    gb, wb = bits(got), bits(want)
+    bad = np.flatnonzero(gb != wb)
+    if bad.size:
+        xs = bits(x)
+        first = ", ".join(
+            f"{int(xs[i]):#x}: got {int(gb[i]):#x} want {int(wb[i]):#x}" for i in bad[:5]
+        )
+        pytest.fail(f"{tier}: {bad.size} mismatches; first: {first}")
+    assert got_ovf == want_ovf
+
+
+@pytest.mark.parametrize("tier", SIMD_TIERS)
+@pytest.mark.parametrize("dst", [F16, BF16], ids=lambda d: d.name)
+def test_every_f32_input(tier, dst):
+    chunk = 1 << 26
+    for start in range(0, 1 << 32, chunk):
+        x = np.arange(start, start + chunk, dtype=np.uint64).astype(np.uint32).view(F32)
+        assert_tier_matches(tier, x, dst)
+
+
+@pytest.mark.parametrize("tier", SIMD_TIERS)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p[0].itemsize == 2], ids=pair_id)
+def test_every_16bit_input(tier, pair):
+    src, dst = pair
+    assert_tier_matches(tier, all_16bit(src), dst)
+
+
+def _f64_inputs():
+    rng = np.random.default_rng(99)
+    rand = rng.integers(0, 1 << 64, size=1 << 21, dtype=np.uint64).view(F64)
+    with np.errstate(invalid="ignore"):  # ml_dtypes flags signalling NaNs
+        near = np.concatenate([all_16bit(F16).astype(F64), all_16bit(BF16).astype(F64)])
+    near = near[np.isfinite(near)]
+    around = [near, (near[:-1] + near[1:]) / 2]
+    for k in (-3, -1, 1, 3):
+        around.append((bits(near).astype(np.int64) + k).astype(np.uint64).view(F64))
+    nan_like = np.array(
+        [0x7FF0000000000001, 0x7FF8000000000000, 0xFFF0000020000000, 0x7FF0000000000000,
+         0x0000000000000001, 0x000FFFFFFFFFFFFF, 0x3810000000000000, 0x37FFFFFFFFFFFFFF],
+        dtype=np.uint64,
+    ).view(F64)  # fmt: skip
+    return np.concatenate([rand, *around, nan_like, -rand])
+
+
+@pytest.mark.parametrize("tier", SIMD_TIERS)
+@pytest.mark.parametrize("dst", [F16, BF16], ids=lambda d: d.name)
+def test_f64_sources(tier, dst):
+    assert_tier_matches(tier, _f64_inputs(), dst)
+
+
+@pytest.mark.parametrize("tier", SIMD_TIERS)
+@pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
+def test_tails_offsets_and_lone_specials(tier, pair):
+    """Every length up to a few vectors, at every offset, with one special value moved
+    through the block so the decline-to-reference path is hit at each lane."""
+    src, dst = pair
+    rng = np.random.default_rng(5)
+    base = (rng.standard_normal(200) * 300).astype(src)
+    specials = {
+        2: [0x7C01, 0x7E00, 0x0001, 0xFBFF, 0x7F81, 0x0040],
+        4: [0x7F800001, 0x7FC00000, 0x477FF000, 0x00000001, 0x7F7FFFFF],
+        8: [0x7FF0000000000001, 0x40EFFE0000000000, 0x0000000000000001],
+    }[src.itemsize]
+    for n in list(range(0, 70)) + [127, 128, 129]:
+        for off in (0, 1, 3):
+            assert_tier_matches(tier, base[off : off + n], dst)
+    for s in specials:
+        for lane in range(0, 40):
+            x = base[:40].copy()
+            x.view(bits(x).dtype)[lane] = s
+            assert_tier_matches(tier, x, dst)
+
+
+@pytest.mark.parametrize("tier", SIMD_TIERS)
+def test_strided_and_unaligned_runs(tier):
+    rng = np.random.default_rng(11)
+    buf = rng.standard_normal(4001).astype(F32)
+    for view in (buf[::3], buf[::-1], buf[1:][::7]):
+        assert_tier_matches(tier, np.ascontiguousarray(view), F16)
+        y1 = np.empty(view.shape, F16)
+        y2 = np.empty(view.shape, F16)
+        halfkit._core.convert(view, y1, 2, 0, tier)
+        halfkit._core.convert(view, y2, 2, 0, "scalar")
+        assert np.array_equal(bits(y1), bits(y2))
+    raw = np.zeros(4 * 1000 + 1, dtype=np.uint8)
+    unaligned = raw[1:].view(F32)
+    unaligned[:] = rng.standard_normal(1000)
+    y1 = np.empty(1000, BF16)
+    y2 = np.empty(1000, BF16)
+    halfkit._core.convert(unaligned, y1, 2, 1, tier)
+    halfkit._core.convert(unaligned, y2, 2, 1, "scalar")
+    assert np.array_equal(bits(y1), bits(y2))
+
+
+def _run_forced(isa, code):
+    env = dict(os.environ, HALFKIT_FORCE_ISA=isa)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_force_isa_selects_the_tier_and_matches(tier):
+    code = (
+        "import numpy as np, ml_dtypes, halfkit\n"
+        "print(halfkit.kernel_info()['isa'])\n"
+        "h = np.arange(65536, dtype=np.uint32).astype(np.uint16)\n"
+        "for src in (np.float16, ml_dtypes.bfloat16):\n"
+        "    for dst in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64):\n"
+        "        if src is not dst:\n"
+        "            y = halfkit.astype(h.view(src), dst)\n"
+        "            print(y.view(np.uint8).sum(dtype=np.uint64))\n"
+    )
+    forced = _run_forced(tier, code)
+    assert forced.returncode == 0, forced.stderr
+    lines = forced.stdout.split()
+    assert lines[0] == tier
+    scalar = _run_forced("scalar", code)
+    assert scalar.stdout.split()[1:] == lines[1:]
+
+
+@pytest.mark.parametrize("name", ["avx9000", "NEON-ish", *UNSUPPORTED_TIERS])
+def test_force_isa_rejects_unknown_or_unsupported(name):
+    r = _run_forced(name, "import halfkit")
+    assert r.returncode != 0
+    assert "HALFKIT_FORCE_ISA" in r.stderr and "choose one of" in r.stderr
+
+
+def test_unsupported_tier_is_an_error_not_a_crash():
+    for name in UNSUPPORTED_TIERS:
+        with pytest.raises(ValueError, match="not supported"):
+            convert_with(name, np.ones(4, F32), F16)
+    with pytest.raises(ValueError, match="unknown ISA"):
+        convert_with("sse9", np.ones(4, F32), F16)

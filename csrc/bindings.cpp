@@ -29,10 +29,26 @@ Isa tier_from_name(const std::string& name) {
   return isa;
 }
 
+// The byte range [lo, hi) an array's elements span.
+std::pair<const char*, const char*> extent(const py::array& a) {
+  const char* lo = static_cast<const char*>(a.data());
+  const char* hi = lo + a.itemsize();
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) {
+    if (a.shape(i) == 0) return {lo, lo};
+    const py::ssize_t span = (a.shape(i) - 1) * a.strides(i);
+    (span < 0 ? lo : hi) += span;
+  }
+  return {lo, hi};
+}
+
+constexpr int kOverlap = -1;
+
 // src and dst are arrays of the same shape whose item sizes match the formats; the Python
-// layer has already checked dtypes, writeability and overlap, these checks only guard the
-// memory accesses.
-bool convert(const py::array& src, py::array& dst, int sf, int df, const std::string& tier) {
+// layer has checked the dtypes, and these checks guard the memory accesses. Returns 1 when a
+// float16 destination overflowed, 0 otherwise, and kOverlap (having written nothing) when
+// check_overlap is set and the two arrays' memory may overlap.
+int convert(const py::array& src, py::array& dst, int sf, int df, const std::string& tier,
+            bool check_overlap) {
   if (sf < 0 || sf >= num::kNumFormats || df < 0 || df >= num::kNumFormats) {
     throw py::value_error("format codes must be in [0, 4)");
   }
@@ -47,14 +63,18 @@ bool convert(const py::array& src, py::array& dst, int sf, int df, const std::st
       static_cast<size_t>(dst.itemsize()) != kFormatSize[df]) {
     throw py::value_error("array item sizes do not match the format codes");
   }
-  if (!dst.writeable()) throw py::value_error("destination is read-only");
+  if (!dst.writeable()) throw py::value_error("halfkit.astype: out is read-only");
+  if (check_overlap) {
+    const auto a = extent(src), b = extent(dst);
+    if (a.first < b.second && b.first < a.second) return kOverlap;
+  }
   const char* s = static_cast<const char*>(src.data());
   char* d = static_cast<char*>(dst.mutable_data());
   const ptrdiff_t* shape = src.shape();
   const ptrdiff_t* ss = src.strides();
   const ptrdiff_t* ds = dst.strides();
   py::gil_scoped_release nogil;
-  return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df]);
+  return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df]) ? 1 : 0;
 }
 
 std::vector<std::string> tiers(bool supported_only) {
@@ -71,8 +91,9 @@ std::vector<std::string> tiers(bool supported_only) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "halfkit's CPU kernels (internal: use the halfkit package)";
   m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("src_format"),
-        py::arg("dst_format"), py::arg("tier") = std::string(),
-        "Convert src into dst (same shape); returns True when a float16 destination overflowed.");
+        py::arg("dst_format"), py::arg("tier") = std::string(), py::arg("check_overlap") = false,
+        "Convert src into dst (same shape); returns 1 when a float16 destination overflowed, "
+        "else 0, or -1 (nothing written) when check_overlap is set and the arrays overlap.");
   m.def("isa", [] { return std::string(isa_name(active_isa())); });
   m.def("set_isa", [](const std::string& name) { set_active_isa(tier_from_name(name)); });
   m.def("isa_supported", [] { return tiers(true); });

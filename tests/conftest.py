@@ -26,13 +26,13 @@ UNSUPPORTED_TIERS = [t for t in _core.isa_compiled() if t not in TIERS]
 
 def bits(a):
     """The raw bit patterns of a float array, for exact comparisons."""
-    a = np.ascontiguousarray(a)
+    a = np.asarray(a, order="C")
     return a.view(UINT[a.dtype.itemsize])
 
 
 def convert_with(tier, x, dst):
     """Converts with a named tier, bypassing dispatch (each tier compared in one process)."""
-    x = np.ascontiguousarray(x)
+    x = np.asarray(x, order="C")
     y = np.empty(x.shape, dst)
     ovf = _core.convert(x, y, FORMATS[x.dtype], FORMATS[np.dtype(dst)], tier)
     return y, ovf

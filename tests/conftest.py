@@ -34,7 +34,7 @@ def convert_with(tier, x, dst):
     """Converts with a named tier, bypassing dispatch (each tier compared in one process)."""
     x = np.asarray(x, order="C")
     y = np.empty(x.shape, dst)
-    ovf = _core.convert(x, y, FORMATS[x.dtype], FORMATS[np.dtype(dst)], tier)
+    ovf = bool(_core.convert(x, y, FORMATS[x.dtype], FORMATS[np.dtype(dst)], tier))
     return y, ovf
 
 

@@ -13,44 +13,14 @@
 namespace halfkit {
 namespace {
 
-template <int F>
-struct Storage;
-template <>
-struct Storage<num::kF16> {
-  using type = uint16_t;
-};
-template <>
-struct Storage<num::kBF16> {
-  using type = uint16_t;
-};
-template <>
-struct Storage<num::kF32> {
-  using type = uint32_t;
-};
-template <>
-struct Storage<num::kF64> {
-  using type = uint64_t;
-};
-
 template <int S, int D>
 struct Conv {
   static constexpr int kSrc = S;
   static constexpr int kDst = D;
-  using Src = typename Storage<S>::type;
-  using Dst = typename Storage<D>::type;
+  using Src = typename num::Bits<S>::type;
+  using Dst = typename num::Bits<D>::type;
 
-  static Dst ref(Src x) {
-    if constexpr (S == num::kF32 && D == num::kF16) return num::f32_to_f16(x);
-    if constexpr (S == num::kF64 && D == num::kF16) return num::f64_to_f16(x);
-    if constexpr (S == num::kBF16 && D == num::kF16) return num::bf16_to_f16(x);
-    if constexpr (S == num::kF32 && D == num::kBF16) return num::f32_to_bf16(x);
-    if constexpr (S == num::kF64 && D == num::kBF16) return num::f64_to_bf16(x);
-    if constexpr (S == num::kF16 && D == num::kBF16) return num::f16_to_bf16(x);
-    if constexpr (S == num::kF16 && D == num::kF32) return num::f16_to_f32(x);
-    if constexpr (S == num::kF16 && D == num::kF64) return num::f16_to_f64(x);
-    if constexpr (S == num::kBF16 && D == num::kF32) return num::bf16_to_f32(x);
-    if constexpr (S == num::kBF16 && D == num::kF64) return num::bf16_to_f64(x);
-  }
+  static Dst ref(Src x) { return num::convert_bits<S, D>(x); }
 
   // numpy's overflow condition: a finite value that became inf in a float16 destination.
   static bool overflowed(Src x, Dst r) {

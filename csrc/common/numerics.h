@@ -164,5 +164,41 @@ HK_FN bool f64_is_finite(uint64_t u) {
   return (u & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
 }
 
+// ---- by format code ------------------------------------------------------------------------
+
+template <int F>
+struct Bits;
+template <>
+struct Bits<kF16> {
+  using type = uint16_t;
+};
+template <>
+struct Bits<kBF16> {
+  using type = uint16_t;
+};
+template <>
+struct Bits<kF32> {
+  using type = uint32_t;
+};
+template <>
+struct Bits<kF64> {
+  using type = uint64_t;
+};
+
+// The conversion from format S to format D (one of the ten with a 16-bit side).
+template <int S, int D>
+HK_FN typename Bits<D>::type convert_bits(typename Bits<S>::type x) {
+  if constexpr (S == kF32 && D == kF16) return f32_to_f16(x);
+  if constexpr (S == kF64 && D == kF16) return f64_to_f16(x);
+  if constexpr (S == kBF16 && D == kF16) return bf16_to_f16(x);
+  if constexpr (S == kF32 && D == kBF16) return f32_to_bf16(x);
+  if constexpr (S == kF64 && D == kBF16) return f64_to_bf16(x);
+  if constexpr (S == kF16 && D == kBF16) return f16_to_bf16(x);
+  if constexpr (S == kF16 && D == kF32) return f16_to_f32(x);
+  if constexpr (S == kF16 && D == kF64) return f16_to_f64(x);
+  if constexpr (S == kBF16 && D == kF32) return bf16_to_f32(x);
+  if constexpr (S == kBF16 && D == kF64) return bf16_to_f64(x);
+}
+
 }  // namespace num
 }  // namespace halfkit

@@ -110,7 +110,16 @@ struct SimdTier {
   static bool contig(const typename C::Src* s, typename C::Dst* d, size_t n) {
     M ovf = V::mnone();
     bool ref_ovf = false;
-    size_t i = 0;
+    // numpy's large buffers start 16 bytes past a page boundary, so full-width accesses would
+    // split cache lines. A partial first block aligns the side with the wider accesses (the
+    // larger element), which measured best: +25-30% at 64K elements for float32 -> float16.
+    constexpr bool kAlignSrc = sizeof(*s) > sizeof(*d);
+    constexpr size_t kElem = kAlignSrc ? sizeof(*s) : sizeof(*d);
+    constexpr size_t kAlign = V::N * kElem < 64 ? V::N * kElem : 64;
+    const uintptr_t addr = kAlignSrc ? reinterpret_cast<uintptr_t>(s) : reinterpret_cast<uintptr_t>(d);
+    size_t i = (kAlign - (addr & (kAlign - 1))) % kAlign / kElem;
+    if (i > n) i = n;
+    if (i > 0 && !block<C>(s, d, i, ovf)) ref_ovf |= ref_contig<C>(s, d, i);
     // Two blocks per iteration: the blocks are independent, and the wider loop body lets the
     // core overlap their conversions (measured on AVX-512: +20% for float64 sources, a few
     // percent elsewhere).

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _core, _cupy
 from ._dtypes import ACCEPTED, FORMAT, KERNEL_PAIRS, native, resolve
 from ._dtypes import bfloat16 as _bf16
 from ._dtypes import float16 as _f16
@@ -25,12 +25,13 @@ def _report_overflow() -> None:
 def astype(x: Any, dtype: Any, *, out: np.ndarray | None = None) -> Any:
     """Convert ``x`` to ``dtype`` like ``x.astype(dtype)``, rounding to nearest even.
 
-    ``x`` is a numpy array (or anything ``np.asarray`` accepts) of float16, bfloat16
-    (ml_dtypes), float32 or float64; ``dtype`` is one of those, in any spelling numpy accepts.
+    ``x`` is a numpy array (or anything ``np.asarray`` accepts) or a CuPy array of float16,
+    bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is one of those, in any spelling numpy accepts.
     The result keeps ``x``'s shape and memory order ('K'). With ``out=`` the result is written
     there (same shape, exactly ``dtype``, writeable; any strides) and ``out`` is returned.
     A float16 result that overflows from a finite value is reported like numpy's own casts,
-    under ``np.errstate(over=...)``.
+    under ``np.errstate(over=...)``. CuPy arrays are converted on their GPU, on CuPy's current
+    stream, without synchronising and without overflow reports.
     """
     dst = resolve(dtype)
     if type(x) is np.ndarray:
@@ -52,6 +53,13 @@ def astype(x: Any, dtype: Any, *, out: np.ndarray | None = None) -> Any:
 
 
 def _astype_general(x: Any, dst: np.dtype, out: Any) -> Any:
+    if _cupy.is_cupy(x):
+        return _cupy.astype(x, dst, out)
+    if out is not None and _cupy.is_cupy(out):
+        raise TypeError(
+            "halfkit.astype: out is a CuPy array but x is not; pass both on the same device "
+            "(cupy.asarray(x) to move x to the GPU)"
+        )
     scalar = isinstance(x, np.generic)
     try:
         xa = np.asarray(x)

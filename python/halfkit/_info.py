@@ -23,7 +23,9 @@ def kernel_info() -> dict[str, Any]:
 
 
 def _cuda_info() -> dict[str, Any]:
-    return {"compiled": False}
+    from ._cupy import info
+
+    return info()
 
 
 def set_num_threads(n: int) -> None:

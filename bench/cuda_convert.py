@@ -1,0 +1,93 @@
+"""GPU conversions: halfkit against CuPy's astype and a device-to-device copy of the same bytes,
+timed with CUDA events (median of many runs after warm-up), on random data.
+
+    python bench/cuda_convert.py [--sizes 1M,16M,64M,256M,1G] [--json PATH]
+
+GB/s counts bytes read plus bytes written. 'copy' is cudaMemcpyAsync of half the conversion's
+total bytes (so it too reads and writes that many): the ceiling a conversion can approach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+
+import ml_dtypes
+import numpy as np
+
+import halfkit
+
+F16, BF16, F32, F64 = (np.dtype(t) for t in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64))
+CONVERSIONS = [
+    (F32, F16), (F16, F32), (F32, BF16), (BF16, F32), (F64, F16),
+    (F64, BF16), (F16, F64), (BF16, F64), (F16, BF16), (BF16, F16),
+]  # fmt: skip
+
+
+def parse_size(s: str) -> int:
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    return int(s[:-1]) * mult[s[-1]] if s[-1] in mult else int(s)
+
+
+def time_ms(cupy, fn, reps: int) -> float:
+    for _ in range(3):
+        fn()
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    times = []
+    for _ in range(reps):
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(cupy.cuda.get_elapsed_time(start, stop))
+    return statistics.median(times)
+
+
+def main() -> None:
+    import cupy
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1M,16M,64M,256M,1G")
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    dev = halfkit.kernel_info()["cuda"]["devices"][0]
+    print(f"# {dev['name']}, CuPy {cupy.__version__}, halfkit {halfkit.__version__}")
+    print(f"{'conversion':<20}{'n':>6} {'halfkit GB/s':>13} {'cupy GB/s':>10} {'copy GB/s':>10}"
+          f" {'vs cupy':>8} {'vs copy':>8}")
+    rows = []
+    rng = cupy.random.default_rng(0)
+    for n in (parse_size(s) for s in args.sizes.split(",")):
+        for src, dst in CONVERSIONS:
+            nbytes = n * (src.itemsize + dst.itemsize)
+            if nbytes > 0.6 * cupy.cuda.Device().mem_info[0]:
+                continue
+            x = (rng.standard_normal(n, dtype=cupy.float32) * 100).astype(src)
+            y = cupy.empty(n, dst)
+            a = cupy.empty(nbytes // 2, cupy.uint8)
+            b = cupy.empty_like(a)
+            t_hk = time_ms(cupy, lambda: halfkit.astype(x, dst, out=y), args.reps)
+            try:
+                t_cp = time_ms(cupy, lambda: cupy.copyto(y, x, casting="unsafe"), args.reps)
+            except Exception:  # CuPy may not cast this pair
+                t_cp = float("nan")
+            t_cp_alloc = time_ms(cupy, lambda: x.astype(dst), args.reps) if t_cp == t_cp else float("nan")
+            t_copy = time_ms(cupy, lambda: b.data.copy_from_device_async(a.data, a.nbytes), args.reps)
+            gbs = lambda t: nbytes / (t * 1e-3) / 1e9  # noqa: E731
+            row = dict(
+                conversion=f"{src.name}->{dst.name}", n=n, halfkit_ms=t_hk, cupy_copyto_ms=t_cp,
+                cupy_astype_ms=t_cp_alloc, copy_ms=t_copy, halfkit_gbs=gbs(t_hk), cupy_gbs=gbs(t_cp),
+                copy_gbs=gbs(t_copy), vs_cupy=t_cp / t_hk, vs_copy=t_copy / t_hk,
+            )  # fmt: skip
+            rows.append(row)
+            print(f"{row['conversion']:<20}{n >> 20:>5}M {row['halfkit_gbs']:>13.0f} {row['cupy_gbs']:>10.0f}"
+                  f" {row['copy_gbs']:>10.0f} {row['vs_cupy']:>7.2f}x {row['vs_copy']:>7.2f}x", flush=True)
+            del x, y, a, b
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": dev, "cupy": cupy.__version__, "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

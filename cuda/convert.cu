@@ -1,0 +1,140 @@
+// Conversions on the GPU. The arithmetic is csrc/common/numerics.h, the same integer code as
+// the CPU reference, so the GPU gives the contract's bits by construction (CUDA's own cvt
+// instructions return a canonical NaN and quiet signalling ones; they are not used).
+//
+// v1: contiguous arrays: one 8-element pack per thread and step (the 16-bit side is one 16-byte
+//     access, the wider side two or four), grid-stride loop; the rest (tails, unaligned or
+//     strided views) one element per thread with per-element index arithmetic.
+#include <string.h>
+
+#include "common/numerics.h"
+#include "kernels.h"
+
+namespace halfkit {
+namespace cuda {
+namespace {
+
+constexpr int kPack = 8;
+constexpr int kThreads = 256;
+
+template <class T>
+struct alignas(16) Pack {
+  T v[kPack];
+};
+
+template <int S, int D>
+__global__ void convert_packs(const Pack<typename num::Bits<S>::type>* __restrict__ src,
+                              Pack<typename num::Bits<D>::type>* __restrict__ dst, size_t packs) {
+  const size_t step = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < packs;
+       i += step) {
+    const auto in = src[i];
+    Pack<typename num::Bits<D>::type> out;
+#pragma unroll
+    for (int k = 0; k < kPack; ++k) out.v[k] = num::convert_bits<S, D>(in.v[k]);
+    dst[i] = out;
+  }
+}
+
+struct Strides {
+  int nd;
+  int64_t shape[kMaxDims];
+  int64_t src[kMaxDims];
+  int64_t dst[kMaxDims];
+};
+
+// Any layout, any alignment: elements are read and written through memcpy on byte pointers.
+template <int S, int D>
+__global__ void convert_strided(const char* __restrict__ src, char* __restrict__ dst, Strides st,
+                                size_t n) {
+  using Src = typename num::Bits<S>::type;
+  using Dst = typename num::Bits<D>::type;
+  const size_t step = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    size_t rest = i;
+    int64_t so = 0, doff = 0;
+    for (int k = st.nd - 1; k >= 0; --k) {
+      const int64_t idx = static_cast<int64_t>(rest % static_cast<size_t>(st.shape[k]));
+      rest /= static_cast<size_t>(st.shape[k]);
+      so += idx * st.src[k];
+      doff += idx * st.dst[k];
+    }
+    Src x;
+    memcpy(&x, src + so, sizeof(Src));
+    const Dst y = num::convert_bits<S, D>(x);
+    memcpy(dst + doff, &y, sizeof(Dst));
+  }
+}
+
+unsigned blocks_for(size_t work) {
+  const size_t b = (work + kThreads - 1) / kThreads;
+  return static_cast<unsigned>(b < (size_t{1} << 31) - 1 ? b : (size_t{1} << 31) - 1);
+}
+
+template <int S, int D>
+cudaError_t launch(const void* src, void* dst, size_t n, bool contiguous, const Strides& st,
+                   cudaStream_t stream) {
+  using Src = typename num::Bits<S>::type;
+  using Dst = typename num::Bits<D>::type;
+  size_t done = 0;
+  if (contiguous) {
+    const bool aligned = reinterpret_cast<uintptr_t>(src) % 16 == 0 &&
+                         reinterpret_cast<uintptr_t>(dst) % 16 == 0;
+    const size_t packs = aligned ? n / kPack : 0;
+    if (packs > 0) {
+      convert_packs<S, D><<<blocks_for(packs), kThreads, 0, stream>>>(
+          static_cast<const Pack<Src>*>(src), static_cast<Pack<Dst>*>(dst), packs);
+      done = packs * kPack;
+    }
+    if (done < n) {
+      Strides flat{};
+      flat.nd = 1;
+      flat.shape[0] = static_cast<int64_t>(n - done);
+      flat.src[0] = sizeof(Src);
+      flat.dst[0] = sizeof(Dst);
+      convert_strided<S, D><<<blocks_for(n - done), kThreads, 0, stream>>>(
+          static_cast<const char*>(src) + done * sizeof(Src),
+          static_cast<char*>(dst) + done * sizeof(Dst), flat, n - done);
+    }
+  } else {
+    convert_strided<S, D><<<blocks_for(n), kThreads, 0, stream>>>(
+        static_cast<const char*>(src), static_cast<char*>(dst), st, n);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t convert(int sf, int df, const void* src, void* dst, size_t n, bool contiguous, int nd,
+                    const int64_t* shape, const int64_t* src_strides, const int64_t* dst_strides,
+                    cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  Strides st{};
+  if (!contiguous) {
+    if (nd > kMaxDims) return cudaErrorInvalidValue;
+    st.nd = nd;
+    for (int i = 0; i < nd; ++i) {
+      st.shape[i] = shape[i];
+      st.src[i] = src_strides[i];
+      st.dst[i] = dst_strides[i];
+    }
+  }
+  using namespace num;
+#define HK_CASE(S, D) \
+  if (sf == S && df == D) return launch<S, D>(src, dst, n, contiguous, st, stream);
+  HK_CASE(kF32, kF16)
+  HK_CASE(kF64, kF16)
+  HK_CASE(kBF16, kF16)
+  HK_CASE(kF32, kBF16)
+  HK_CASE(kF64, kBF16)
+  HK_CASE(kF16, kBF16)
+  HK_CASE(kF16, kF32)
+  HK_CASE(kF16, kF64)
+  HK_CASE(kBF16, kF32)
+  HK_CASE(kBF16, kF64)
+#undef HK_CASE
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace cuda
+}  // namespace halfkit

@@ -65,7 +65,7 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("shape"),
         py::arg("src_strides"), py::arg("dst_strides"), py::arg("src_format"),
         py::arg("dst_format"), py::arg("stream"), py::arg("contiguous"));
-  m.def("device_count", [] {
+  m.def("device_count", []() -> py::tuple {
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {

@@ -52,24 +52,30 @@ def astype(x: Any, dst: Any, out: Any) -> Any:
             raise ValueError(
                 f"halfkit.astype: x is on GPU {x.device.id} but out is on GPU {out.device.id}"
             )
-    codes = KERNEL_PAIRS.get((src, native(dst)))
-    with x.device:
-        if codes is None:  # same dtype, or float32 <-> float64: CuPy's own cast is exact
-            if out is None:
-                return x.astype(dst)
-            cupy.copyto(out, x, casting="unsafe")
-            return out
-        y = cupy.empty_like(x, dtype=dst) if out is None else out
-        if out is not None and cupy.may_share_memory(x, out):
-            x = x.copy()
-        if x.size:
-            contiguous = (x.flags.c_contiguous and y.flags.c_contiguous) or (
-                x.flags.f_contiguous and y.flags.f_contiguous
-            )
-            _cuda.convert(
-                x.data.ptr, y.data.ptr, list(x.shape), list(x.strides), list(y.strides),
-                codes[0], codes[1], cupy.cuda.get_current_stream().ptr, contiguous,
-            )  # fmt: skip
+    dev = x.device
+    if dev.id != cupy.cuda.runtime.getDevice():
+        with dev:
+            return _convert(cupy, x, dst, out)
+    return _convert(cupy, x, dst, out)
+
+
+def _convert(cupy: Any, x: Any, dst: Any, out: Any) -> Any:
+    codes = KERNEL_PAIRS.get((x.dtype, native(dst)))
+    if codes is None:  # same dtype, or float32 <-> float64: CuPy's own cast is exact
+        if out is None:
+            return x.astype(dst)
+        cupy.copyto(out, x, casting="unsafe")
+        return out
+    y = cupy.empty_like(x, dtype=dst) if out is None else out
+    if out is not None and cupy.may_share_memory(x, out):
+        x = x.copy()
+    if x.size:
+        xf, yf = x.flags, y.flags
+        contiguous = (xf.c_contiguous and yf.c_contiguous) or (xf.f_contiguous and yf.f_contiguous)
+        _cuda.convert(
+            x.data.ptr, y.data.ptr, list(x.shape), list(x.strides), list(y.strides),
+            codes[0], codes[1], cupy.cuda.get_current_stream().ptr, contiguous,
+        )  # fmt: skip
     return y
 
 

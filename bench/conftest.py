@@ -19,9 +19,8 @@ def pytest_addoption(parser):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    import numpy as np
-
     import halfkit
+    import numpy as np
 
     machine_info["halfkit"] = halfkit.kernel_info()
     machine_info["numpy"] = np.__version__
@@ -66,7 +65,10 @@ def pytest_terminal_summary(terminalreporter, config):
     groups = _rows(config)
     if not groups:
         return
-    lines = ["", "halfkit against peers measured in this run (medians; ratio = peer time / halfkit time)"]
+    lines = [
+        "",
+        "halfkit against peers measured in this run (medians; ratio = peer time / halfkit time)",
+    ]
     md = ["| group | implementation | median | rate | halfkit speed-up |", "|---|---|---|---|---|"]
     for group in sorted(groups):
         impls = groups[group]
@@ -74,8 +76,11 @@ def pytest_terminal_summary(terminalreporter, config):
         lines.append(f"  {group}")
         for name, (median, info) in sorted(impls.items(), key=lambda kv: kv[1][0]):
             ratio = f"{median / hk[0]:6.2f}x" if hk and name != "halfkit" else ""
-            lines.append(f"    {name:<16} {median * 1e6:12.2f} us  {_fmt_rate(median, info)}  {ratio}")
-            md.append(f"| {group} | {name} | {median * 1e6:.2f} us | {_fmt_rate(median, info).strip()} | {ratio.strip()} |")
+            lines.append(
+                f"    {name:<16} {median * 1e6:12.2f} us  {_fmt_rate(median, info)}  {ratio}"
+            )
+            rate = _fmt_rate(median, info).strip()
+            md.append(f"| {group} | {name} | {median * 1e6:.2f} us | {rate} | {ratio.strip()} |")
     terminalreporter.write_line("\n".join(lines))
     path = config.getoption("--ratio-md")
     if path:

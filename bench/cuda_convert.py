@@ -13,12 +13,13 @@ import argparse
 import json
 import statistics
 
+import halfkit
 import ml_dtypes
 import numpy as np
 
-import halfkit
-
-F16, BF16, F32, F64 = (np.dtype(t) for t in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64))
+F16, BF16, F32, F64 = (
+    np.dtype(t) for t in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64)
+)
 CONVERSIONS = [
     (F32, F16), (F16, F32), (F32, BF16), (BF16, F32), (F64, F16),
     (F64, BF16), (F16, F64), (BF16, F64), (F16, BF16), (BF16, F16),
@@ -44,6 +45,29 @@ def time_ms(cupy, fn, reps: int) -> float:
     return statistics.median(times)
 
 
+def measure(cupy, src, dst, n: int, reps: int) -> dict:
+    nbytes = n * (src.itemsize + dst.itemsize)
+    x = (cupy.random.default_rng(n).standard_normal(n, dtype=cupy.float32) * 100).astype(src)
+    y = cupy.empty(n, dst)
+    a = cupy.empty(nbytes // 2, cupy.uint8)
+    b = cupy.empty_like(a)
+    t_hk = time_ms(cupy, lambda: halfkit.astype(x, dst, out=y), reps)
+    t_hk_alloc = time_ms(cupy, lambda: halfkit.astype(x, dst), reps)
+    t_cp = time_ms(cupy, lambda: cupy.copyto(y, x, casting="unsafe"), reps)
+    t_cp_alloc = time_ms(cupy, lambda: x.astype(dst), reps)
+    t_copy = time_ms(cupy, lambda: b.data.copy_from_device_async(a.data, a.nbytes), reps)
+
+    def gbs(t):
+        return nbytes / (t * 1e-3) / 1e9
+
+    return dict(
+        conversion=f"{src.name}->{dst.name}", n=n, halfkit_ms=t_hk, halfkit_alloc_ms=t_hk_alloc,
+        cupy_copyto_ms=t_cp, cupy_astype_ms=t_cp_alloc, copy_ms=t_copy, halfkit_gbs=gbs(t_hk),
+        cupy_gbs=gbs(t_cp), copy_gbs=gbs(t_copy), vs_cupy=t_cp / t_hk, vs_copy=t_copy / t_hk,
+        alloc_vs_astype=t_cp_alloc / t_hk_alloc,
+    )  # fmt: skip
+
+
 def main() -> None:
     import cupy
 
@@ -54,38 +78,23 @@ def main() -> None:
     args = ap.parse_args()
     dev = halfkit.kernel_info()["cuda"]["devices"][0]
     print(f"# {dev['name']}, CuPy {cupy.__version__}, halfkit {halfkit.__version__}")
-    print(f"{'conversion':<20}{'n':>6} {'halfkit GB/s':>13} {'cupy GB/s':>10} {'copy GB/s':>10}"
-          f" {'vs copyto':>9} {'vs copy':>8} {'alloc vs astype':>16}")
+    print(
+        f"{'conversion':<20}{'n':>6} {'halfkit GB/s':>13} {'cupy GB/s':>10} {'copy GB/s':>10}"
+        f" {'vs copyto':>9} {'vs copy':>8} {'alloc vs astype':>16}"
+    )
     rows = []
-    rng = cupy.random.default_rng(0)
     for n in (parse_size(s) for s in args.sizes.split(",")):
         for src, dst in CONVERSIONS:
-            nbytes = n * (src.itemsize + dst.itemsize)
-            if nbytes > 0.6 * cupy.cuda.Device().mem_info[0]:
+            if n * (src.itemsize + dst.itemsize) > 0.6 * cupy.cuda.Device().mem_info[0]:
                 continue
-            x = (rng.standard_normal(n, dtype=cupy.float32) * 100).astype(src)
-            y = cupy.empty(n, dst)
-            a = cupy.empty(nbytes // 2, cupy.uint8)
-            b = cupy.empty_like(a)
-            t_hk = time_ms(cupy, lambda: halfkit.astype(x, dst, out=y), args.reps)
-            try:
-                t_cp = time_ms(cupy, lambda: cupy.copyto(y, x, casting="unsafe"), args.reps)
-            except Exception:  # CuPy may not cast this pair
-                t_cp = float("nan")
-            t_cp_alloc = time_ms(cupy, lambda: x.astype(dst), args.reps) if t_cp == t_cp else float("nan")
-            t_hk_alloc = time_ms(cupy, lambda: halfkit.astype(x, dst), args.reps)
-            t_copy = time_ms(cupy, lambda: b.data.copy_from_device_async(a.data, a.nbytes), args.reps)
-            gbs = lambda t: nbytes / (t * 1e-3) / 1e9  # noqa: E731
-            row = dict(
-                conversion=f"{src.name}->{dst.name}", n=n, halfkit_ms=t_hk, cupy_copyto_ms=t_cp,
-                cupy_astype_ms=t_cp_alloc, halfkit_alloc_ms=t_hk_alloc, copy_ms=t_copy, halfkit_gbs=gbs(t_hk), cupy_gbs=gbs(t_cp),
-                copy_gbs=gbs(t_copy), vs_cupy=t_cp / t_hk, vs_copy=t_copy / t_hk, alloc_vs_astype=t_cp_alloc / t_hk_alloc,
-            )  # fmt: skip
+            row = measure(cupy, src, dst, n, args.reps)
             rows.append(row)
-            print(f"{row['conversion']:<20}{n >> 20:>5}M {row['halfkit_gbs']:>13.0f} {row['cupy_gbs']:>10.0f}"
-                  f" {row['copy_gbs']:>10.0f} {row['vs_cupy']:>8.2f}x {row['vs_copy']:>7.2f}x"
-                  f" {row['alloc_vs_astype']:>15.2f}x", flush=True)
-            del x, y, a, b
+            print(
+                f"{row['conversion']:<20}{n >> 20:>5}M {row['halfkit_gbs']:>13.0f}"
+                f" {row['cupy_gbs']:>10.0f} {row['copy_gbs']:>10.0f} {row['vs_cupy']:>8.2f}x"
+                f" {row['vs_copy']:>7.2f}x {row['alloc_vs_astype']:>15.2f}x",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": dev, "cupy": cupy.__version__, "rows": rows}, f, indent=1)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import functools
 
+import halfkit
 import ml_dtypes
 import numpy as np
 import pytest
-
-import halfkit
 
 try:
     import torch
 except ImportError:
     torch = None
 
-F16, BF16, F32, F64 = (np.dtype(t) for t in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64))
+F16, BF16, F32, F64 = (
+    np.dtype(t) for t in (np.float16, ml_dtypes.bfloat16, np.float32, np.float64)
+)
 CONVERSIONS = [
     (F32, F16), (F16, F32), (F32, BF16), (BF16, F32), (F64, F16),
     (F64, BF16), (F16, F64), (BF16, F64), (F16, BF16), (BF16, F16),
@@ -57,7 +58,11 @@ def cases():
                 for mode in ("out", "alloc"):
                     impls = ["halfkit"]
                     if threads == 1:
-                        impls += [f"{peer_name(src, dst)}-astype" if mode == "alloc" else f"{peer_name(src, dst)}-copyto"]
+                        impls += [
+                            f"{peer_name(src, dst)}-astype"
+                            if mode == "alloc"
+                            else f"{peer_name(src, dst)}-copyto"
+                        ]
                     if torch is not None:
                         impls.append("torch")
                     if mode == "out" and n == SIZES[-1]:
@@ -81,7 +86,11 @@ def test_convert(benchmark, src, dst, n, threads, mode, impl):
         torch.set_num_threads(threads)
     y = np.empty(n, dst)
     if impl == "halfkit":
-        fn = (lambda: halfkit.astype(x, dst, out=y)) if mode == "out" else (lambda: halfkit.astype(x, dst))
+        fn = (
+            (lambda: halfkit.astype(x, dst, out=y))
+            if mode == "out"
+            else (lambda: halfkit.astype(x, dst))
+        )
     elif impl.endswith("-astype"):
         fn = lambda: x.astype(dst)  # noqa: E731
     elif impl.endswith("-copyto"):

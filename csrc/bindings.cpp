@@ -57,7 +57,8 @@ int convert(const py::array& src, py::array& dst, int sf, int df, const std::str
   const int nd = static_cast<int>(src.ndim());
   if (nd != dst.ndim()) throw py::value_error("source and destination differ in ndim");
   for (int i = 0; i < nd; ++i) {
-    if (src.shape(i) != dst.shape(i)) throw py::value_error("source and destination differ in shape");
+    if (src.shape(i) != dst.shape(i))
+      throw py::value_error("source and destination differ in shape");
   }
   if (static_cast<size_t>(src.itemsize()) != kFormatSize[sf] ||
       static_cast<size_t>(dst.itemsize()) != kFormatSize[df]) {
@@ -101,7 +102,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("cpu_features", [] { return cpu_features().names(); });
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", [](int n) {
-    if (n < 1) throw py::value_error("the number of threads must be >= 1, got " + std::to_string(n));
+    if (n < 1)
+      throw py::value_error("the number of threads must be >= 1, got " + std::to_string(n));
     set_num_threads(n);
   });
   m.attr("parallel_min_elements") = kParallelMinElements;

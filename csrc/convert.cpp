@@ -31,9 +31,8 @@ Space simplify(const ptrdiff_t* ss, const ptrdiff_t* ds, const ptrdiff_t* shape,
     sp.total *= static_cast<size_t>(shape[i]);
     if (shape[i] != 1) sp.dims[sp.nd++] = {shape[i], ss[i], ds[i]};
   }
-  std::stable_sort(sp.dims, sp.dims + sp.nd, [](const Dim& a, const Dim& b) {
-    return std::llabs(a.ds) > std::llabs(b.ds);
-  });
+  std::stable_sort(sp.dims, sp.dims + sp.nd,
+                   [](const Dim& a, const Dim& b) { return std::llabs(a.ds) > std::llabs(b.ds); });
   int w = 0;
   for (int i = 0; i < sp.nd; ++i) {
     if (w > 0) {

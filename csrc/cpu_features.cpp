@@ -24,8 +24,8 @@ CpuFeatures detect() {
   const bool f16c = (c >> 29) & 1;
   if (!osxsave || !avx) return f;
   const unsigned long long xcr0 = xgetbv0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;       // SSE and AVX state
-  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;      // plus opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;          // SSE and AVX state
+  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;        // plus opmask, ZMM_Hi256, Hi16_ZMM
   const bool os_amx = (xcr0 & 0x60000) == 0x60000;  // XTILECFG, XTILEDATA
   if (!os_ymm) return f;
   unsigned max_leaf = 0;
@@ -62,11 +62,17 @@ CpuFeatures detect() {
 
 std::vector<std::string> CpuFeatures::names() const {
   std::vector<std::string> out;
-  const std::pair<bool, const char*> all[] = {
-      {avx2, "avx2"},         {fma, "fma"},           {f16c, "f16c"},
-      {avx512f, "avx512f"},   {avx512bw, "avx512bw"}, {avx512vl, "avx512vl"},
-      {avx512dq, "avx512dq"}, {avx512bf16, "avx512_bf16"}, {avx512fp16, "avx512_fp16"},
-      {amx_bf16, "amx_bf16"}, {neon, "neon"}};
+  const std::pair<bool, const char*> all[] = {{avx2, "avx2"},
+                                              {fma, "fma"},
+                                              {f16c, "f16c"},
+                                              {avx512f, "avx512f"},
+                                              {avx512bw, "avx512bw"},
+                                              {avx512vl, "avx512vl"},
+                                              {avx512dq, "avx512dq"},
+                                              {avx512bf16, "avx512_bf16"},
+                                              {avx512fp16, "avx512_fp16"},
+                                              {amx_bf16, "amx_bf16"},
+                                              {neon, "neon"}};
   for (const auto& [on, name] : all) {
     if (on) out.emplace_back(name);
   }

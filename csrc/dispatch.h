@@ -12,7 +12,7 @@ namespace halfkit {
 bool isa_compiled(Isa isa);
 bool isa_supported(Isa isa);  // compiled in, and this CPU and OS can run it
 Isa active_isa();
-void set_active_isa(Isa isa);  // precondition: isa_supported(isa)
+void set_active_isa(Isa isa);                // precondition: isa_supported(isa)
 const ConvertTable& convert_table(Isa isa);  // precondition: isa_supported(isa)
 bool parse_isa(const std::string& name, Isa* out);
 

@@ -90,8 +90,8 @@ cudaError_t launch(const void* src, void* dst, size_t n, bool contiguous, const 
   using Dst = typename num::Bits<D>::type;
   size_t done = 0;
   if (contiguous) {
-    const bool aligned = reinterpret_cast<uintptr_t>(src) % 16 == 0 &&
-                         reinterpret_cast<uintptr_t>(dst) % 16 == 0;
+    const bool aligned =
+        reinterpret_cast<uintptr_t>(src) % 16 == 0 && reinterpret_cast<uintptr_t>(dst) % 16 == 0;
     const size_t packs = aligned ? n / kPack<D> : 0;
     if (packs > 0) {
       convert_packs<S, D><<<blocks_for(packs), kThreads, 0, stream>>>(
@@ -109,8 +109,8 @@ cudaError_t launch(const void* src, void* dst, size_t n, bool contiguous, const 
           static_cast<char*>(dst) + done * sizeof(Dst), flat, n - done);
     }
   } else {
-    convert_strided<S, D><<<blocks_for(n), kThreads, 0, stream>>>(
-        static_cast<const char*>(src), static_cast<char*>(dst), st, n);
+    convert_strided<S, D><<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const char*>(src),
+                                                                  static_cast<char*>(dst), st, n);
   }
   return cudaGetLastError();
 }

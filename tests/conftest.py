@@ -1,8 +1,7 @@
+import halfkit
 import ml_dtypes
 import numpy as np
 import pytest
-
-import halfkit
 from halfkit import _core
 
 F16 = np.dtype(np.float16)

@@ -1,8 +1,8 @@
 """An independent oracle: correct rounding of a Python float to float16 or bfloat16 with exact
 rational arithmetic (fractions.Fraction). Slow, so it judges samples."""
 
-from fractions import Fraction
 import math
+from fractions import Fraction
 
 FORMATS = {
     # name: (exponent bits, mantissa bits)

@@ -3,14 +3,13 @@
 import threading
 import warnings
 
+import halfkit
 import ml_dtypes
 import numpy as np
 import pytest
 from conftest import BF16, F16, F32, F64, PAIRS, bits, pair_id, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import halfkit
 
 ALL = [F16, BF16, F32, F64]
 
@@ -78,7 +77,9 @@ def test_shorthands():
 
 
 def test_non_array_inputs():
-    same(halfkit.astype([1.5, -2.25, 1e-8], "bfloat16"), expected(np.array([1.5, -2.25, 1e-8]), BF16))
+    same(
+        halfkit.astype([1.5, -2.25, 1e-8], "bfloat16"), expected(np.array([1.5, -2.25, 1e-8]), BF16)
+    )
     s = halfkit.astype(np.float32(3.140625), F16)
     assert isinstance(s, np.float16) and s == np.float16(3.140625)
     z = halfkit.astype(np.array(2.5, dtype=F32), BF16)
@@ -369,7 +370,7 @@ def test_python_threads_at_once():
     for t in threads:
         t.join()
     assert not errors
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         same(g, w)
 
 

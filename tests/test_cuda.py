@@ -1,12 +1,11 @@
 """The CUDA conversions on CuPy arrays, bit for bit against the CPU kernels. Skipped (with the
 reason) where there is no CUDA module, no CuPy or no GPU."""
 
+import halfkit
 import ml_dtypes
 import numpy as np
 import pytest
 from conftest import BF16, F16, F32, F64, PAIRS, all_16bit, bits, pair_id
-
-import halfkit
 
 CUDA = halfkit.kernel_info()["cuda"]
 
@@ -49,7 +48,9 @@ def gpu_convert(x, dst, **kw):
 def assert_bits(got, want):
     gb, wb = bits(got), bits(want)
     bad = np.flatnonzero(gb != wb)
-    assert bad.size == 0, f"{bad.size} mismatches, first at {bad[:5]}: {gb[bad[:5]]} vs {wb[bad[:5]]}"
+    assert bad.size == 0, (
+        f"{bad.size} mismatches, first at {bad[:5]}: {gb[bad[:5]]} vs {wb[bad[:5]]}"
+    )
 
 
 @gpu
@@ -59,7 +60,11 @@ def test_every_f32_input(dst):
 
     chunk = 1 << 28
     for start in range(0, 1 << 32, chunk):
-        g = cupy.arange(start, start + chunk, dtype=cupy.uint64).astype(cupy.uint32).view(cupy.float32)
+        g = (
+            cupy.arange(start, start + chunk, dtype=cupy.uint64)
+            .astype(cupy.uint32)
+            .view(cupy.float32)
+        )
         got = cupy.asnumpy(halfkit.astype(g, dst))
         want = cpu_convert(cupy.asnumpy(g), dst)
         assert_bits(got, want)

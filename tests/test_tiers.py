@@ -4,14 +4,24 @@ import os
 import subprocess
 import sys
 
+import halfkit
 import numpy as np
 import pytest
 from conftest import (
-    BF16, F16, F32, F64, PAIRS, SIMD_TIERS, TIERS, UNSUPPORTED_TIERS, all_16bit, bits,
-    convert_with, pair_id, reference,
+    BF16,
+    F16,
+    F32,
+    F64,
+    PAIRS,
+    SIMD_TIERS,
+    TIERS,
+    UNSUPPORTED_TIERS,
+    all_16bit,
+    bits,
+    convert_with,
+    pair_id,
+    reference,
 )  # fmt: skip
-
-import halfkit
 
 pytestmark = pytest.mark.skipif(not SIMD_TIERS, reason="this CPU runs no SIMD tier")
 

@@ -72,12 +72,14 @@ bool run_strided(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t 
     const char* sp = src + static_cast<ptrdiff_t>(off) * ss;
     char* dp = dst + static_cast<ptrdiff_t>(off) * ds;
     if (!src_direct) {
-      for (size_t i = 0; i < k; ++i) memcpy(&sbuf[i], sp + static_cast<ptrdiff_t>(i) * ss, sizeof(Src));
+      for (size_t i = 0; i < k; ++i)
+        memcpy(&sbuf[i], sp + static_cast<ptrdiff_t>(i) * ss, sizeof(Src));
     }
     Dst* out = dst_direct ? reinterpret_cast<Dst*>(dp) : dbuf;
     ovf |= Contig(src_direct ? reinterpret_cast<const Src*>(sp) : sbuf, out, k);
     if (!dst_direct) {
-      for (size_t i = 0; i < k; ++i) memcpy(dp + static_cast<ptrdiff_t>(i) * ds, &dbuf[i], sizeof(Dst));
+      for (size_t i = 0; i < k; ++i)
+        memcpy(dp + static_cast<ptrdiff_t>(i) * ds, &dbuf[i], sizeof(Dst));
     }
   }
   return ovf;

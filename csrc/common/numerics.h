@@ -70,8 +70,8 @@ HK_FN uint16_t f64_to_f16(uint64_t u) {
     return static_cast<uint16_t>(sign | 0x7c00u | (m ? m : 1u));
   }
   if (a >= 0x40effe0000000000ull) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520
-  if (a >= 0x3f10000000000000ull) {                                             // >= 2^-14
-    const uint64_t r = a - (uint64_t{1008} << 52);                              // 1023 -> 15
+  if (a >= 0x3f10000000000000ull) {                                              // >= 2^-14
+    const uint64_t r = a - (uint64_t{1008} << 52);                               // 1023 -> 15
     const uint64_t h = (r + ((uint64_t{1} << 41) - 1) + ((r >> 42) & 1)) >> 42;
     return static_cast<uint16_t>(sign | static_cast<uint32_t>(h));
   }
@@ -85,7 +85,8 @@ HK_FN uint16_t f64_to_f16(uint64_t u) {
 
 // ml_dtypes' float32 -> bfloat16: RNE, subnormals kept, every NaN -> 0x7fc0 | sign.
 HK_FN uint16_t f32_to_bf16(uint32_t u) {
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>(((u >> 16) & 0x8000u) | 0x7fc0u);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>(((u >> 16) & 0x8000u) | 0x7fc0u);
   return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
@@ -96,8 +97,8 @@ HK_FN uint16_t f64_to_bf16(uint64_t u) {
   const uint64_t a = u & 0x7fffffffffffffffull;
   if (a > 0x7ff0000000000000ull) return static_cast<uint16_t>(sign | 0x7fc0u);
   if (a >= 0x47eff00000000000ull) return static_cast<uint16_t>(sign | 0x7f80u);  // >= max+ulp/2
-  if (a >= 0x3810000000000000ull) {                                             // >= 2^-126
-    const uint64_t r = a - (uint64_t{896} << 52);                               // 1023 -> 127
+  if (a >= 0x3810000000000000ull) {                                              // >= 2^-126
+    const uint64_t r = a - (uint64_t{896} << 52);                                // 1023 -> 127
     const uint64_t h = (r + ((uint64_t{1} << 44) - 1) + ((r >> 45) & 1)) >> 45;
     return static_cast<uint16_t>(sign | static_cast<uint32_t>(h));
   }

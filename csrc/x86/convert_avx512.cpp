@@ -1,6 +1,6 @@
 // AVX-512 F/BW/VL/DQ tier.
-#include "x86/vec_avx512.h"
 #include "x86/convert_simd.h"
+#include "x86/vec_avx512.h"
 
 namespace halfkit {
 void fill_convert_avx512(ConvertTable& t) { fill_table<SimdTier<V512>::Kernel>(t); }

@@ -1,7 +1,7 @@
 // AVX-512 BF16 tier: the AVX-512 kernels, with VCVTNEPS2BF16 for float32 -> bfloat16 on blocks
 // free of subnormals and NaNs (the two lane classes where it differs from the contract).
-#include "x86/vec_avx512.h"
 #include "x86/convert_simd.h"
+#include "x86/vec_avx512.h"
 
 namespace halfkit {
 namespace {

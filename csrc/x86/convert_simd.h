@@ -41,8 +41,8 @@ struct SimdTier {
       if (!V::any(V::mor(nan, V::in_range(a, 1u, 0x800000u)))) return V::cvtne_bf16(u);
     }
     const U32 hi = V::template srli<16>(u);
-    const U32 r = V::template srli<16>(
-        V::add(u, V::add(V::set1(0x7fffu), V::and_(hi, V::set1(1u)))));
+    const U32 r =
+        V::template srli<16>(V::add(u, V::add(V::set1(0x7fffu), V::and_(hi, V::set1(1u)))));
     const U32 qnan = V::or_(V::and_(hi, V::set1(0x8000u)), V::set1(0x7fc0u));
     return V::narrow32(V::select(nan, qnan, r));
   }
@@ -116,7 +116,8 @@ struct SimdTier {
     constexpr bool kAlignSrc = sizeof(*s) > sizeof(*d);
     constexpr size_t kElem = kAlignSrc ? sizeof(*s) : sizeof(*d);
     constexpr size_t kAlign = V::N * kElem < 64 ? V::N * kElem : 64;
-    const uintptr_t addr = kAlignSrc ? reinterpret_cast<uintptr_t>(s) : reinterpret_cast<uintptr_t>(d);
+    const uintptr_t addr =
+        kAlignSrc ? reinterpret_cast<uintptr_t>(s) : reinterpret_cast<uintptr_t>(d);
     size_t i = (kAlign - (addr & (kAlign - 1))) % kAlign / kElem;
     if (i > n) i = n;
     if (i > 0 && !block<C>(s, d, i, ovf)) ref_ovf |= ref_contig<C>(s, d, i);

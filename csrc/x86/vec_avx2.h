@@ -65,8 +65,7 @@ struct V256 {
   // Rounded to odd, as in vec_avx512.h (MXCSR rounds toward zero inside kernels).
   static __m128i odd_half(__m256d x) {
     const __m128 f = _mm256_cvtpd_ps(x);
-    const __m256i inexact =
-        _mm256_castpd_si256(_mm256_cmp_pd(_mm256_cvtps_pd(f), x, _CMP_NEQ_UQ));
+    const __m256i inexact = _mm256_castpd_si256(_mm256_cmp_pd(_mm256_cvtps_pd(f), x, _CMP_NEQ_UQ));
     const __m128i low_words = _mm256_castsi256_si128(
         _mm256_permutevar8x32_epi32(inexact, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
     return _mm_or_si128(_mm_castps_si128(f), _mm_and_si128(low_words, _mm_set1_epi32(1)));

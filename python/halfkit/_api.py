@@ -26,7 +26,8 @@ def astype(x: Any, dtype: Any, *, out: np.ndarray | None = None) -> Any:
     """Convert ``x`` to ``dtype`` like ``x.astype(dtype)``, rounding to nearest even.
 
     ``x`` is a numpy array (or anything ``np.asarray`` accepts) or a CuPy array of float16,
-    bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is one of those, in any spelling numpy accepts.
+    bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is one of those, in any spelling numpy
+    accepts.
     The result keeps ``x``'s shape and memory order ('K'). With ``out=`` the result is written
     there (same shape, exactly ``dtype``, writeable; any strides) and ``out`` is returned.
     A float16 result that overflows from a finite value is reported like numpy's own casts,
@@ -70,7 +71,9 @@ def _astype_general(x: Any, dst: np.dtype, out: Any) -> Any:
         ) from e
     src = native(xa.dtype)
     if src not in FORMAT:
-        raise TypeError(f"halfkit.astype: source dtype {xa.dtype} is not supported; accepted: {ACCEPTED}")
+        raise TypeError(
+            f"halfkit.astype: source dtype {xa.dtype} is not supported; accepted: {ACCEPTED}"
+        )
     if out is not None:
         _check_out(out, xa.shape, dst)
     if not xa.dtype.isnative:
@@ -110,7 +113,9 @@ def _check_out(out: Any, shape: tuple[int, ...], dst: np.dtype) -> None:
     if out.dtype != dst:
         raise TypeError(f"halfkit.astype: out has dtype {out.dtype}, but the result dtype is {dst}")
     if out.shape != shape:
-        raise ValueError(f"halfkit.astype: out has shape {out.shape}, but the input has shape {shape}")
+        raise ValueError(
+            f"halfkit.astype: out has shape {out.shape}, but the input has shape {shape}"
+        )
     if not out.flags.writeable:
         raise ValueError("halfkit.astype: out is read-only")
 

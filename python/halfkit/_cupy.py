@@ -35,7 +35,9 @@ def astype(x: Any, dst: Any, out: Any) -> Any:
     _require_cuda()
     src = x.dtype
     if not src.isnative or src not in FORMAT:
-        raise TypeError(f"halfkit.astype: source dtype {src} is not supported; accepted: {ACCEPTED}")
+        raise TypeError(
+            f"halfkit.astype: source dtype {src} is not supported; accepted: {ACCEPTED}"
+        )
     if not dst.isnative:
         raise TypeError(f"halfkit.astype: CuPy arrays need a native byte order, got {dst}")
     if out is not None:
@@ -45,9 +47,13 @@ def astype(x: Any, dst: Any, out: Any) -> Any:
                 f"device, got {type(out).__name__}"
             )
         if out.dtype != dst:
-            raise TypeError(f"halfkit.astype: out has dtype {out.dtype}, but the result dtype is {dst}")
+            raise TypeError(
+                f"halfkit.astype: out has dtype {out.dtype}, but the result dtype is {dst}"
+            )
         if out.shape != x.shape:
-            raise ValueError(f"halfkit.astype: out has shape {out.shape}, but the input has shape {x.shape}")
+            raise ValueError(
+                f"halfkit.astype: out has shape {out.shape}, but the input has shape {x.shape}"
+            )
         if out.device.id != x.device.id:
             raise ValueError(
                 f"halfkit.astype: x is on GPU {x.device.id} but out is on GPU {out.device.id}"

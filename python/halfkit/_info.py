@@ -29,7 +29,7 @@ def _cuda_info() -> dict[str, Any]:
 
 
 def set_num_threads(n: int) -> None:
-    """Use up to ``n`` threads (the caller included) for large arrays. Results never depend on it."""
+    """Use up to ``n`` threads (the caller included) for large arrays (never the results)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads takes an int >= 1, got {n!r}")
     if n < 1:

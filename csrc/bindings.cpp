@@ -78,6 +78,51 @@ int convert(const py::array& src, py::array& dst, int sf, int df, const std::str
   return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df]) ? 1 : 0;
 }
 
+// Batched GEMM: for each i, c[i] (m x n float32, C order) = a at byte offset a_off[i] (m x k,
+// strides of a's last two axes) times b at b_off[i] (k x n). The Python layer has checked
+// dtypes, shapes and that every offset addresses a matrix inside its array.
+void matmul(const py::array& a, const py::array& b, py::array_t<float>& c,
+            const py::array_t<int64_t>& a_off, const py::array_t<int64_t>& b_off, int fmt,
+            const std::string& tier) {
+  if (fmt != num::kF16 && fmt != num::kBF16) throw py::value_error("format must be float16 or bfloat16");
+  if (a.itemsize() != 2 || b.itemsize() != 2) throw py::value_error("inputs must be 16-bit");
+  if (a.ndim() < 2 || b.ndim() < 2 || c.ndim() < 2) throw py::value_error("need matrices");
+  const int m = static_cast<int>(a.shape(a.ndim() - 2));
+  const int k = static_cast<int>(a.shape(a.ndim() - 1));
+  const int n = static_cast<int>(b.shape(b.ndim() - 1));
+  if (b.shape(b.ndim() - 2) != k || c.shape(c.ndim() - 2) != m || c.shape(c.ndim() - 1) != n) {
+    throw py::value_error("matmul: inner dimensions do not match");
+  }
+  const size_t batch = static_cast<size_t>(a_off.size());
+  if (static_cast<size_t>(b_off.size()) != batch || static_cast<size_t>(c.size()) != batch * m * n) {
+    throw py::value_error("matmul: batch sizes do not match");
+  }
+  if (!(c.flags() & py::array::c_style) || !c.writeable()) {
+    throw py::value_error("matmul: the result buffer must be C-contiguous and writeable");
+  }
+  const GemmKernel& kern =
+      gemm_table(tier.empty() ? active_isa() : tier_from_name(tier)).kernel[fmt];
+  const char* ap = static_cast<const char*>(a.data());
+  const char* bp = static_cast<const char*>(b.data());
+  const ptrdiff_t a_rs = a.strides(a.ndim() - 2), a_cs = a.strides(a.ndim() - 1);
+  const ptrdiff_t b_rs = b.strides(b.ndim() - 2), b_cs = b.strides(b.ndim() - 1);
+  float* cp = c.mutable_data();
+  const int64_t* ao = a_off.data();
+  const int64_t* bo = b_off.data();
+  py::gil_scoped_release nogil;
+  auto one = [&](size_t i) {
+    gemm(kern, fmt, ap + ao[i], a_rs, a_cs, bp + bo[i], b_rs, b_cs, cp + i * m * n, n, m, n, k);
+  };
+  // Many small products: one per task (each then runs single-threaded, as the pool is busy).
+  // Large ones: one after another, each split over the pool.
+  const double flops = 2.0 * m * n * k;
+  if (batch > 1 && flops < 4e6) {
+    parallel_for(batch, one);
+  } else {
+    for (size_t i = 0; i < batch; ++i) one(i);
+  }
+}
+
 std::vector<std::string> tiers(bool supported_only) {
   std::vector<std::string> out;
   for (int i = 0; i < static_cast<int>(Isa::kCount); ++i) {
@@ -95,6 +140,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("dst_format"), py::arg("tier") = std::string(), py::arg("check_overlap") = false,
         "Convert src into dst (same shape); returns 1 when a float16 destination overflowed, "
         "else 0, or -1 (nothing written) when check_overlap is set and the arrays overlap.");
+  m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("a_offsets"),
+        py::arg("b_offsets"), py::arg("format"), py::arg("tier") = std::string(),
+        "Batched 16-bit GEMM with float32 accumulation into the C-contiguous float32 array c.");
   m.def("isa", [] { return std::string(isa_name(active_isa())); });
   m.def("set_isa", [](const std::string& name) { set_active_isa(tier_from_name(name)); });
   m.def("isa_supported", [] { return tiers(true); });

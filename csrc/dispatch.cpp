@@ -13,20 +13,31 @@ const char* const kIsaNames[kIsaCount] = {"scalar", "avx2", "avx512", "avx512bf1
 struct Tables {
   bool supported[kIsaCount] = {};
   ConvertTable convert[kIsaCount];
+  GemmTable gemm[kIsaCount];
   std::atomic<int> active{0};
 
   Tables() {
     const CpuFeatures& f = cpu_features();
     supported[0] = true;
     fill_convert_scalar(convert[0]);
+    fill_gemm_scalar(gemm[0]);
 #if defined(HALFKIT_X86)
     // A tier's fill function is itself compiled with that tier's flags: call it only when the
     // CPU can run them.
     const bool avx2 = f.avx2 && f.fma && f.f16c;
     const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
-    if (avx2) fill_convert_avx2(convert[1]);
-    if (avx512) fill_convert_avx512(convert[2]);
-    if (avx512 && f.avx512bf16) fill_convert_avx512bf16(convert[3]);
+    if (avx2) {
+      fill_convert_avx2(convert[1]);
+      fill_gemm_avx2(gemm[1]);
+    }
+    if (avx512) {
+      fill_convert_avx512(convert[2]);
+      fill_gemm_avx512(gemm[2]);
+    }
+    if (avx512 && f.avx512bf16) {
+      fill_convert_avx512bf16(convert[3]);
+      fill_gemm_avx512bf16(gemm[3]);
+    }
     supported[1] = avx2;
     supported[2] = avx512;
     supported[3] = avx512 && f.avx512bf16;
@@ -64,6 +75,7 @@ bool isa_supported(Isa isa) { return tables().supported[static_cast<int>(isa)]; 
 Isa active_isa() { return static_cast<Isa>(tables().active.load(std::memory_order_relaxed)); }
 void set_active_isa(Isa isa) { tables().active = static_cast<int>(isa); }
 const ConvertTable& convert_table(Isa isa) { return tables().convert[static_cast<int>(isa)]; }
+const GemmTable& gemm_table(Isa isa) { return tables().gemm[static_cast<int>(isa)]; }
 
 bool parse_isa(const std::string& name, Isa* out) {
   for (int i = 0; i < kIsaCount; ++i) {

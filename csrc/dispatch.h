@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/gemm.h"
 #include "common/kernels.h"
 
 namespace halfkit {
@@ -14,6 +15,7 @@ bool isa_supported(Isa isa);  // compiled in, and this CPU and OS can run it
 Isa active_isa();
 void set_active_isa(Isa isa);                // precondition: isa_supported(isa)
 const ConvertTable& convert_table(Isa isa);  // precondition: isa_supported(isa)
+const GemmTable& gemm_table(Isa isa);        // precondition: isa_supported(isa)
 bool parse_isa(const std::string& name, Isa* out);
 
 }  // namespace halfkit

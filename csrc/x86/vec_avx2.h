@@ -113,6 +113,18 @@ struct V256 {
     return _mm256_blendv_epi8(if_clear, if_set, m);
   }
 
+  // float32 arithmetic, for the GEMM microkernels.
+  using F = __m256;
+  static F fzero() { return _mm256_setzero_ps(); }
+  static F fload(const float* p) { return _mm256_loadu_ps(p); }
+  static F fload_n(const float* p, size_t n) { return load_part<F>(p, 4 * n); }
+  static F fbcast(const float* p) { return _mm256_broadcast_ss(p); }
+  static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F fadd(F a, F b) { return _mm256_add_ps(a, b); }
+  static void fstore(float* p, F v) { _mm256_storeu_ps(p, v); }
+  static void fstore_n(float* p, F v, size_t n) { store_part(p, v, 4 * n); }
+  static U32 zero() { return _mm256_setzero_si256(); }
+
   static U16 cvt_ps_ph(U32 f) {
     return _mm256_cvtps_ph(_mm256_castsi256_ps(f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }

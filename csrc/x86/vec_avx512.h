@@ -105,6 +105,18 @@ struct V512 {
     return _mm512_mask_blend_epi32(m, if_clear, if_set);
   }
 
+  // float32 arithmetic, for the GEMM microkernels.
+  using F = __m512;
+  static F fzero() { return _mm512_setzero_ps(); }
+  static F fload(const float* p) { return _mm512_loadu_ps(p); }
+  static F fload_n(const float* p, size_t n) { return _mm512_maskz_loadu_ps(tail(n), p); }
+  static F fbcast(const float* p) { return _mm512_set1_ps(*p); }
+  static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F fadd(F a, F b) { return _mm512_add_ps(a, b); }
+  static void fstore(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static void fstore_n(float* p, F v, size_t n) { _mm512_mask_storeu_ps(p, tail(n), v); }
+  static U32 zero() { return _mm512_setzero_si512(); }
+
   static U16 cvt_ps_ph(U32 f) {
     return _mm512_cvtps_ph(_mm512_castsi512_ps(f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }

@@ -1,0 +1,45 @@
+// GEMM building blocks each tier provides, and the flag-free driver's entry point. The driver
+// (gemm.cpp) owns blocking, buffers and threads; a tier owns only what its instructions force:
+// how panels are packed and the register-blocked microkernel.
+#pragma once
+
+#include <stddef.h>
+
+#include "common/kernels.h"
+
+namespace halfkit {
+
+struct GemmKernel {
+  int mr = 0, nr = 0;  // register tile
+  int ku = 1;          // k granularity of the packed panels (2: bf16 pairs for VDPBF16PS)
+  // A (m x k, 16-bit elements of format fmt, byte strides rs/cs) -> ceil(m/mr) panels, each
+  // k_padded x mr packed elements of 4 bytes; rows past m and k past k are zero.
+  void (*pack_a)(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt, void* dst) =
+      nullptr;
+  // B (k x n) -> ceil(n/nr) panels, each k_padded x nr packed elements.
+  void (*pack_b)(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt, void* dst) =
+      nullptr;
+  // C[m x n] (row stride ldc floats) = (accumulate ? C : 0) + A panel * B panel over kc packed
+  // k steps (kc a multiple of ku); m <= mr, n <= nr (edges are masked).
+  void (*micro)(int kc, const void* a, const void* b, float* c, ptrdiff_t ldc, int m, int n,
+                bool accumulate) = nullptr;
+};
+
+struct GemmTable {
+  GemmKernel kernel[2];  // [num::kF16], [num::kBF16]
+};
+
+void fill_gemm_scalar(GemmTable& t);
+#if defined(HALFKIT_X86)
+void fill_gemm_avx2(GemmTable& t);
+void fill_gemm_avx512(GemmTable& t);
+void fill_gemm_avx512bf16(GemmTable& t);
+#endif
+
+// One GEMM: C (m x n, float32, row stride ldc) = A (m x k) * B (k x n), 16-bit inputs with byte
+// strides. Splits the work over the thread pool unless it is busy (then runs on the caller).
+void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+          const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m, int n,
+          int k);
+
+}  // namespace halfkit

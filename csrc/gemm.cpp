@@ -1,0 +1,101 @@
+// The GEMM driver (Goto/BLIS loop nest) over a tier's GemmKernel. Compiled without ISA flags.
+//
+//   for jc (NC columns of B)            B block kc x nc packed once, shared by the threads
+//     for pc (KC steps of k)
+//       for ic (MC rows of A), in parallel: A block mc x kc packed per task
+//         for jr (NR), for ir (MR): microkernel on an MR x NR tile of C
+#include "common/gemm.h"
+
+#include <stdint.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "threads.h"
+
+namespace halfkit {
+namespace {
+
+// KC packed k steps keep a B panel (KC x NR x 4 bytes: 32 KiB at NR = 32) in L1 and an A block
+// (MC x KC x 4 bytes: about 170 KiB) in L2; NC bounds the shared B block (4 MiB) to L3.
+constexpr int kKC = 256;
+constexpr int kMCPanels = 12;
+constexpr int kNC = 4096;
+
+// A 64-byte aligned scratch buffer per thread, grown on demand and reused across calls.
+void* scratch(std::vector<char>& buf, size_t bytes) {
+  if (buf.size() < bytes + 64) buf.resize(bytes + 64);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buf.data());
+  return reinterpret_cast<void*>((p + 63) & ~uintptr_t{63});
+}
+
+thread_local std::vector<char> tl_a_buf;
+thread_local std::vector<char> tl_b_buf;
+
+int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+}  // namespace
+
+void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+          const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m, int n,
+          int k) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (int i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    return;
+  }
+  const int mr = kern.mr, nr = kern.nr;
+  const int mc = mr * kMCPanels;
+  const int threads = get_num_threads();
+  for (int jc = 0; jc < n; jc += kNC) {
+    const int nc = std::min(kNC, n - jc);
+    const int n_panels = (nc + nr - 1) / nr;
+    for (int pc = 0; pc < k; pc += kKC) {
+      const int kc = std::min(kKC, k - pc);
+      const int kcp = round_up(kc, kern.ku);
+      const size_t b_panel = static_cast<size_t>(kcp) * nr * 4;
+      char* bp = static_cast<char*>(scratch(tl_b_buf, b_panel * n_panels));
+      // Pack B in slices of panels, in parallel.
+      const int b_tasks = std::max(1, std::min(n_panels, threads * 2));
+      const int per = (n_panels + b_tasks - 1) / b_tasks;
+      parallel_for(static_cast<size_t>(b_tasks), [&](size_t t) {
+        const int p0 = static_cast<int>(t) * per;
+        const int p1 = std::min(n_panels, p0 + per);
+        if (p0 >= p1) return;
+        const int j0 = jc + p0 * nr;
+        const int cols = std::min(n, jc + p1 * nr) - j0;
+        kern.pack_b(b + pc * b_rs + j0 * b_cs, b_rs, b_cs, kc, cols, fmt, bp + p0 * b_panel);
+      });
+      // Tasks: row blocks of A, times column slices of the B block when there are too few
+      // row blocks to keep every thread busy (GEMV-like shapes).
+      const int m_blocks = (m + mc - 1) / mc;
+      int n_split = 1;
+      while (m_blocks * n_split < 2 * threads && n_split < n_panels) n_split *= 2;
+      n_split = std::min(n_split, n_panels);
+      const int panels_per_split = (n_panels + n_split - 1) / n_split;
+      const bool accumulate = pc > 0;
+      parallel_for(static_cast<size_t>(m_blocks) * n_split, [&](size_t t) {
+        const int ib = static_cast<int>(t) / n_split;
+        const int js = static_cast<int>(t) % n_split;
+        const int i0 = ib * mc;
+        const int rows = std::min(mc, m - i0);
+        const int pj0 = js * panels_per_split;
+        const int pj1 = std::min(n_panels, pj0 + panels_per_split);
+        if (pj0 >= pj1) return;
+        const size_t a_panel = static_cast<size_t>(kcp) * mr * 4;
+        char* ap = static_cast<char*>(scratch(tl_a_buf, a_panel * ((rows + mr - 1) / mr)));
+        kern.pack_a(a + i0 * a_rs + pc * a_cs, a_rs, a_cs, rows, kc, fmt, ap);
+        for (int pj = pj0; pj < pj1; ++pj) {
+          const int j = jc + pj * nr;
+          const int cols = std::min(nr, n - j);
+          for (int ir = 0; ir < rows; ir += mr) {
+            kern.micro(kcp, ap + (ir / mr) * a_panel, bp + pj * b_panel, c + (i0 + ir) * ldc + j,
+                       ldc, std::min(mr, rows - ir), cols, accumulate);
+          }
+        }
+      });
+    }
+  }
+}
+
+}  // namespace halfkit

@@ -1,0 +1,143 @@
+// GEMM packing and microkernels for the x86 tiers, written once over a vector-traits type V and
+// included by each tier's gemm translation unit (compiled with that tier's flags, in its own
+// anonymous namespace). float16 and (without AVX-512 BF16) bfloat16 are widened to float32
+// while packing and multiplied with FMA; the AVX-512 BF16 tier adds VDPBF16PS on pair-
+// interleaved panels (gemm_avx512bf16.cpp).
+#pragma once
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "common/gemm.h"
+#include "common/numerics.h"
+
+namespace halfkit {
+namespace {
+
+#define HK_UNROLL _Pragma("GCC unroll 32")
+
+inline uint16_t load_u16(const char* p) {
+  uint16_t h;
+  memcpy(&h, p, 2);
+  return h;
+}
+
+// One 16-bit element as float32 (exact). F16C's scalar conversion is cheaper than the integer
+// reference; NaN quieting does not matter inside a product.
+inline float widen(const char* p, int fmt) {
+  const uint16_t h = load_u16(p);
+  if (fmt == num::kBF16) {
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+  }
+  return _cvtsh_ss(h);
+}
+
+template <class V>
+struct GemmF32 {
+  static constexpr int NV = 2;  // vectors per row of the register tile
+  static constexpr int NR = NV * static_cast<int>(V::N);
+  static constexpr int MR = V::N == 16 ? 14 : 6;  // 28 (AVX-512) or 12 (AVX2) accumulators
+
+  static typename V::U32 widen_vec(const char* p, int fmt) {
+    const typename V::U16 h = V::load16(p, V::N);
+    return fmt == num::kBF16 ? V::template slli<16>(V::widen16(h)) : V::cvt_ph_ps(h);
+  }
+
+  static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt,
+                     void* dst) {
+    float* d = static_cast<float*>(dst);
+    for (int p = 0; p * MR < m; ++p) {
+      const int rows = m - p * MR < MR ? m - p * MR : MR;
+      for (int kk = 0; kk < k; ++kk) {
+        float* out = d + (static_cast<size_t>(p) * k + kk) * MR;
+        const char* col = a + p * MR * rs + kk * cs;
+        for (int i = 0; i < rows; ++i) out[i] = widen(col + i * rs, fmt);
+        for (int i = rows; i < MR; ++i) out[i] = 0.0f;
+      }
+    }
+  }
+
+  static void pack_b(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt,
+                     void* dst) {
+    float* d = static_cast<float*>(dst);
+    for (int p = 0; p * NR < n; ++p) {
+      const int cols = n - p * NR < NR ? n - p * NR : NR;
+      for (int kk = 0; kk < k; ++kk) {
+        float* out = d + (static_cast<size_t>(p) * k + kk) * NR;
+        const char* row = b + kk * rs + p * NR * cs;
+        if (cs == 2 && cols == NR) {
+          HK_UNROLL for (int v = 0; v < NV; ++v) {
+            V::store32(out + v * V::N, widen_vec(row + v * V::N * 2, fmt), V::N);
+          }
+        } else {
+          for (int j = 0; j < cols; ++j) out[j] = widen(row + j * cs, fmt);
+          for (int j = cols; j < NR; ++j) out[j] = 0.0f;
+        }
+      }
+    }
+  }
+
+  template <class Acc>
+  static inline __attribute__((always_inline)) void store_tile(Acc& r, float* c, ptrdiff_t ldc,
+                                                               int m, int n, bool accumulate) {
+    if (m == MR && n == NR) {
+      HK_UNROLL for (int i = 0; i < MR; ++i) {
+        HK_UNROLL for (int j = 0; j < NV; ++j) {
+          float* p = c + i * ldc + j * static_cast<int>(V::N);
+          V::fstore(p, accumulate ? V::fadd(r[i][j], V::fload(p)) : r[i][j]);
+        }
+      }
+      return;
+    }
+    HK_UNROLL for (int i = 0; i < MR; ++i) {
+      if (i >= m) break;
+      HK_UNROLL for (int j = 0; j < NV; ++j) {
+        const int left = n - j * static_cast<int>(V::N);
+        if (left <= 0) break;
+        const size_t cnt = left < static_cast<int>(V::N) ? static_cast<size_t>(left) : V::N;
+        float* p = c + i * ldc + j * static_cast<int>(V::N);
+        V::fstore_n(p, accumulate ? V::fadd(r[i][j], V::fload_n(p, cnt)) : r[i][j], cnt);
+      }
+    }
+  }
+
+  static void micro(int kc, const void* ap, const void* bp, float* c, ptrdiff_t ldc, int m, int n,
+                    bool accumulate) {
+    const float* a = static_cast<const float*>(ap);
+    const float* b = static_cast<const float*>(bp);
+    typename V::F r[MR][NV];
+    HK_UNROLL for (int i = 0; i < MR; ++i) {
+      HK_UNROLL for (int j = 0; j < NV; ++j) r[i][j] = V::fzero();
+    }
+    for (int kk = 0; kk < kc; ++kk) {
+      typename V::F bv[NV];
+      HK_UNROLL for (int j = 0; j < NV; ++j) bv[j] = V::fload(b + j * V::N);
+      HK_UNROLL for (int i = 0; i < MR; ++i) {
+        const typename V::F av = V::fbcast(a + i);
+        HK_UNROLL for (int j = 0; j < NV; ++j) r[i][j] = V::fma(av, bv[j], r[i][j]);
+      }
+      a += MR;
+      b += NR;
+    }
+    store_tile(r, c, ldc, m, n, accumulate);
+  }
+
+  static GemmKernel kernel() {
+    GemmKernel g;
+    g.mr = MR;
+    g.nr = NR;
+    g.ku = 1;
+    g.pack_a = &pack_a;
+    g.pack_b = &pack_b;
+    g.micro = &micro;
+    return g;
+  }
+};
+
+}  // namespace
+}  // namespace halfkit

@@ -1,0 +1,225 @@
+"""halfkit.matmul: every tier against a float64 oracle within the float32-accumulation bound,
+np.matmul's shape semantics, out=, out_dtype, special values and bad input."""
+
+import ml_dtypes
+import numpy as np
+import pytest
+from conftest import BF16, F16, F32, TIERS
+
+import halfkit
+from halfkit._matmul import _matmul
+
+INPUTS = [F16, BF16]
+
+
+def rand(shape, dtype, seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def oracle(a, b):
+    with np.errstate(invalid="ignore"):  # inf * 0 in special-value tests
+        return np.matmul(a.astype(np.float64), b.astype(np.float64))
+
+
+def bound(a, b, out_dtype=F32):
+    """|error| allowed per element: float32 accumulation over k products (k * 2^-24 relative to
+    sum |a||b|), an absolute 2^-126 per product for flushed subnormals (VDPBF16PS), and one
+    rounding of a 16-bit output type."""
+    k = a.shape[-1]
+    with np.errstate(invalid="ignore"):
+        mag = np.matmul(np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64)))
+    tol = (k + 1) * 2.0**-24 * mag + k * 2.0**-126 * (1 + mag)
+    if out_dtype == F16:
+        tol += np.abs(oracle(a, b)) * 2.0**-11 + 2.0**-25
+    elif out_dtype == BF16:
+        tol += np.abs(oracle(a, b)) * 2.0**-8 + 2.0**-134
+    return tol
+
+
+def check(got, a, b, out_dtype=F32):
+    want = oracle(a, b)
+    assert got.shape == want.shape
+    assert got.dtype == out_dtype
+    g = got.astype(np.float64)
+    finite = np.isfinite(want)
+    assert np.array_equal(np.isnan(g), np.isnan(want)), "NaN pattern differs"
+    assert np.array_equal(g[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
+    err = np.abs(g[finite] - want[finite])
+    tol = bound(a, b, out_dtype)[finite]
+    worst = np.argmax(err - tol) if err.size else 0
+    assert np.all(err <= tol), f"error {err.flat[worst]:.3g} over bound {tol.flat[worst]:.3g}"
+
+
+SHAPES = [
+    (1, 1, 1), (1, 7, 1), (13, 17, 19), (2, 3, 5), (31, 1, 29),  # tiny, primes, k = 1
+    (15, 7, 33), (14, 64, 32), (29, 257, 65), (5, 515, 3),  # tile edges, odd k
+    (300, 20, 7), (7, 20, 300),  # tall, wide
+    (1, 300, 200), (200, 300, 1),  # GEMV both ways
+    (37, 4099, 41),  # large k (several k blocks)
+    (70, 600, 4200),  # more than one column block of B
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+@pytest.mark.parametrize("mkn", SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_shapes(tier, dtype, mkn):
+    m, k, n = mkn
+    a = rand((m, k), dtype, seed=m * 7 + k)
+    b = rand((k, n), dtype, seed=n * 3 + k)
+    check(_matmul(a, b, None, None, tier), a, b)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+def test_views(tier, dtype):
+    base_a = rand((90, 80), dtype, seed=1)
+    base_b = rand((80, 70), dtype, seed=2)
+    views = [
+        (base_a[:45, :40], base_b[:40, :35]),
+        (base_a.T[:40, :45].T, base_b.T[:35, :40].T),  # transposed views
+        (base_a[::2, ::2], base_b[::2, ::2]),
+        (base_a[::-1, ::-3], base_b[::-3, ::-1]),
+        (np.asfortranarray(base_a), np.asfortranarray(base_b)),
+        (base_a[:, :70].T.copy().T, base_b[:70]),
+    ]
+    for a, b in views:
+        check(_matmul(a, b, None, None, tier), a, b)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_batches_broadcast(tier):
+    a = rand((3, 1, 5, 7), BF16, seed=3)
+    b = rand((4, 7, 6), BF16, seed=4)
+    got = _matmul(a, b, None, None, tier)
+    assert got.shape == (3, 4, 5, 6)
+    check(got, a, b)
+    a2 = rand((64, 8, 9), F16, seed=5)  # many small products
+    b2 = rand((9, 10), F16, seed=6)
+    check(_matmul(a2, b2, None, None, tier), a2, b2)
+    bt = rand((5, 6, 9), F16, seed=7)[:, ::-1].transpose(0, 2, 1)
+    check(_matmul(rand((5, 3, 9), F16), bt, None, None, tier), rand((5, 3, 9), F16), bt)
+
+
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+def test_one_dimensional_operands(dtype):
+    v = rand(7, dtype)
+    mat = rand((7, 4), dtype)
+    for a, b in ((v, mat), (mat.T, v), (v, v), (rand((2, 3, 7), dtype), v)):
+        got = halfkit.matmul(a, b)
+        assert got.shape == np.matmul(a.astype(F32), b.astype(F32)).shape
+        check(got, a, b)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("out_dtype", [F32, F16, BF16], ids=lambda d: d.name)
+def test_out_dtype_rounds_once(tier, out_dtype):
+    a = rand((33, 70), BF16, seed=8)
+    b = rand((70, 17), BF16, seed=9)
+    got = _matmul(a, b, None, out_dtype, tier)
+    check(got, a, b, out_dtype)
+    f32 = _matmul(a, b, None, None, tier)
+    assert np.array_equal(got.view(np.uint16) if out_dtype != F32 else got,
+                          halfkit.astype(f32, out_dtype).view(np.uint16) if out_dtype != F32 else f32)  # fmt: skip
+
+
+def test_out_argument():
+    a = rand((3, 6, 8), F16)
+    b = rand((8, 5), F16)
+    out = np.empty((3, 6, 5), F32)
+    assert halfkit.matmul(a, b, out=out) is out
+    check(out, a, b)
+    strided = np.empty((3, 5, 6), F32).transpose(0, 2, 1)
+    halfkit.matmul(a, b, out=strided)
+    check(strided, a, b)
+    out16 = np.empty((3, 6, 5), BF16)
+    halfkit.matmul(a, b, out=out16)  # the result dtype follows out
+    check(out16, a, b, BF16)
+
+
+def test_k_zero_and_empty():
+    a = np.empty((4, 0), BF16)
+    b = np.empty((0, 3), BF16)
+    got = halfkit.matmul(a, b)
+    assert got.shape == (4, 3) and not got.any()
+    assert halfkit.matmul(np.empty((0, 5), F16), rand((5, 2), F16)).shape == (0, 2)
+    assert halfkit.matmul(np.empty((2, 0, 5), F16), rand((5, 2), F16)).shape == (2, 0, 2)
+
+
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+def test_special_values(tier, dtype):
+    a = rand((20, 30), dtype, seed=10)
+    b = rand((30, 40), dtype, seed=11)
+    a[3, 4] = np.inf
+    a[5, 6] = np.nan
+    b[7, 8] = -np.inf
+    b[:, 20] = 0  # inf * 0 -> NaN, as IEEE says
+    got = _matmul(a, b, None, None, tier)
+    check(got, a, b)
+    assert np.isnan(got[5]).all() and np.isnan(got[3, 20])
+
+
+def test_results_do_not_depend_on_thread_count():
+    a = rand((300, 700), BF16, seed=12)
+    b = rand((700, 500), BF16, seed=13)
+    results = []
+    for t in (1, 2, 5):
+        halfkit.set_num_threads(t)
+        results.append(halfkit.matmul(a, b))
+    assert all(np.array_equal(r, results[0]) for r in results)
+
+
+def test_bound_rejects_a_dropped_k_step():
+    """The tolerance is tight enough to catch a kernel that loses one k step."""
+    a = rand((40, 64), BF16, seed=14)
+    b = rand((64, 48), BF16, seed=15)
+    good = halfkit.matmul(a, b)
+    check(good, a, b)
+    j = 17
+    broken = good - np.outer(a[:, j].astype(F32), b[j].astype(F32))
+    with pytest.raises(AssertionError):
+        check(broken, a, b)
+    edge = good.copy()
+    edge[-1, -1] += 1e-2  # a wrong edge element alone
+    with pytest.raises(AssertionError):
+        check(edge, a, b)
+
+
+@pytest.mark.parametrize(
+    "a, b, exc, match",
+    [
+        (np.ones((2, 3), F16), np.ones((4, 2), F16), ValueError, "3 columns but b has 4 rows"),
+        (np.ones((2, 3), F16), np.ones((3, 2), BF16), TypeError, "a is float16 but b is bfloat16"),
+        (np.ones((2, 3), F32), np.ones((3, 2), F32), TypeError, "inputs are float32"),
+        (np.ones((2, 3), np.int16), np.ones((3, 2), np.int16), TypeError, "inputs are int16"),
+        (np.array(1.0, F16), np.ones(3, F16), ValueError, "0-d"),
+        ([[1.0]], np.ones((1, 1), F16), TypeError, "must be a numpy array"),
+        (np.ones((2, 2, 3), F16), np.ones((3, 3, 2), F16), ValueError, "do not broadcast"),
+    ],
+)
+def test_bad_inputs(a, b, exc, match):
+    with pytest.raises(exc, match=match):
+        halfkit.matmul(a, b)
+
+
+def test_bad_out_untouched():
+    a = rand((3, 4), BF16)
+    b = rand((4, 5), BF16)
+    for out, exc in (
+        (np.zeros((3, 4), F32), ValueError),
+        (np.zeros((3, 5), np.float64), TypeError),
+        ("x", TypeError),
+    ):
+        with pytest.raises(exc):
+            halfkit.matmul(a, b, out=out)
+    ro = np.zeros((3, 5), F32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        halfkit.matmul(a, b, out=ro)
+    assert not ro.any()
+    with pytest.raises(TypeError, match="out_dtype"):
+        halfkit.matmul(a, b, out_dtype=np.float64)
+    with pytest.raises(TypeError, match="out has dtype"):
+        halfkit.matmul(a, b, out=np.zeros((3, 5), F32), out_dtype=ml_dtypes.bfloat16)

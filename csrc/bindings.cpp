@@ -84,7 +84,8 @@ int convert(const py::array& src, py::array& dst, int sf, int df, const std::str
 void matmul(const py::array& a, const py::array& b, py::array_t<float>& c,
             const py::array_t<int64_t>& a_off, const py::array_t<int64_t>& b_off, int fmt,
             const std::string& tier) {
-  if (fmt != num::kF16 && fmt != num::kBF16) throw py::value_error("format must be float16 or bfloat16");
+  if (fmt != num::kF16 && fmt != num::kBF16)
+    throw py::value_error("format must be float16 or bfloat16");
   if (a.itemsize() != 2 || b.itemsize() != 2) throw py::value_error("inputs must be 16-bit");
   if (a.ndim() < 2 || b.ndim() < 2 || c.ndim() < 2) throw py::value_error("need matrices");
   const int m = static_cast<int>(a.shape(a.ndim() - 2));
@@ -94,7 +95,8 @@ void matmul(const py::array& a, const py::array& b, py::array_t<float>& c,
     throw py::value_error("matmul: inner dimensions do not match");
   }
   const size_t batch = static_cast<size_t>(a_off.size());
-  if (static_cast<size_t>(b_off.size()) != batch || static_cast<size_t>(c.size()) != batch * m * n) {
+  if (static_cast<size_t>(b_off.size()) != batch ||
+      static_cast<size_t>(c.size()) != batch * m * n) {
     throw py::value_error("matmul: batch sizes do not match");
   }
   if (!(c.flags() & py::array::c_style) || !c.writeable()) {

@@ -21,6 +21,8 @@ namespace {
 constexpr int kKC = 256;
 constexpr int kMCPanels = 12;
 constexpr int kNC = 4096;
+// Up to this many rows of A, B is streamed unpacked (see GemmKernel::gemv).
+constexpr int kGemvMaxRows = 4;
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and reused across calls.
 void* scratch(std::vector<char>& buf, size_t bytes) {
@@ -47,6 +49,19 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   const int mr = kern.mr, nr = kern.nr;
   const int mc = mr * kMCPanels;
   const int threads = get_num_threads();
+  if (m <= kGemvMaxRows) {
+    // Each element of B is used m times at most: stream B once per row instead of packing.
+    // Column chunks: a multiple of 64 (whole vector strips), a few per thread.
+    const int chunk = std::max(256, ((n + 4 * threads - 1) / (4 * threads) + 63) & ~63);
+    const int tasks = (n + chunk - 1) / chunk;
+    parallel_for(static_cast<size_t>(tasks) * m, [&](size_t t) {
+      const int i = static_cast<int>(t) / tasks;
+      const int j0 = static_cast<int>(t) % tasks * chunk;
+      kern.gemv(a + i * a_rs, a_cs, b + j0 * b_cs, b_rs, b_cs, k, std::min(chunk, n - j0), fmt,
+                c + i * ldc + j0);
+    });
+    return;
+  }
   for (int jc = 0; jc < n; jc += kNC) {
     const int nc = std::min(kNC, n - jc);
     const int n_panels = (nc + nr - 1) / nr;

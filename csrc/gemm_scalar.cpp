@@ -25,7 +25,8 @@ void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt, vo
     for (int kk = 0; kk < k; ++kk) {
       for (int i = 0; i < MR; ++i) {
         const int row = p * MR + i;
-        d[(static_cast<size_t>(p) * k + kk) * MR + i] = row < m ? widen(a + row * rs + kk * cs, fmt) : 0.0f;
+        d[(static_cast<size_t>(p) * k + kk) * MR + i] =
+            row < m ? widen(a + row * rs + kk * cs, fmt) : 0.0f;
       }
     }
   }
@@ -37,7 +38,8 @@ void pack_b(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt, vo
     for (int kk = 0; kk < k; ++kk) {
       for (int j = 0; j < NR; ++j) {
         const int col = p * NR + j;
-        d[(static_cast<size_t>(p) * k + kk) * NR + j] = col < n ? widen(b + kk * rs + col * cs, fmt) : 0.0f;
+        d[(static_cast<size_t>(p) * k + kk) * NR + j] =
+            col < n ? widen(b + kk * rs + col * cs, fmt) : 0.0f;
       }
     }
   }
@@ -58,6 +60,15 @@ void micro(int kc, const void* ap, const void* bp, float* c, ptrdiff_t ldc, int 
   }
 }
 
+void gemv(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, int k,
+          int n, int fmt, float* c) {
+  for (int j = 0; j < n; ++j) c[j] = 0.0f;
+  for (int kk = 0; kk < k; ++kk) {
+    const float ak = widen(a + kk * a_cs, fmt);
+    for (int j = 0; j < n; ++j) c[j] += ak * widen(b + kk * b_rs + j * b_cs, fmt);
+  }
+}
+
 }  // namespace
 
 void fill_gemm_scalar(GemmTable& t) {
@@ -68,6 +79,7 @@ void fill_gemm_scalar(GemmTable& t) {
   g.pack_a = &pack_a;
   g.pack_b = &pack_b;
   g.micro = &micro;
+  g.gemv = &gemv;
   t.kernel[num::kF16] = g;
   t.kernel[num::kBF16] = g;
 }

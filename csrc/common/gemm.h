@@ -14,15 +14,20 @@ struct GemmKernel {
   int ku = 1;          // k granularity of the packed panels (2: bf16 pairs for VDPBF16PS)
   // A (m x k, 16-bit elements of format fmt, byte strides rs/cs) -> ceil(m/mr) panels, each
   // k_padded x mr packed elements of 4 bytes; rows past m and k past k are zero.
-  void (*pack_a)(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt, void* dst) =
-      nullptr;
+  void (*pack_a)(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt,
+                 void* dst) = nullptr;
   // B (k x n) -> ceil(n/nr) panels, each k_padded x nr packed elements.
-  void (*pack_b)(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt, void* dst) =
-      nullptr;
+  void (*pack_b)(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt,
+                 void* dst) = nullptr;
   // C[m x n] (row stride ldc floats) = (accumulate ? C : 0) + A panel * B panel over kc packed
   // k steps (kc a multiple of ku); m <= mr, n <= nr (edges are masked).
   void (*micro)(int kc, const void* a, const void* b, float* c, ptrdiff_t ldc, int m, int n,
                 bool accumulate) = nullptr;
+  // One row of A times B without packing (memory-bound shapes, where packing B would cost as
+  // much as the product): c[0:n] = a[0:k] (byte stride a_cs) * B (k x n). Fast when B's rows
+  // (b_cs == 2) or columns (b_rs == 2) are contiguous.
+  void (*gemv)(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, int k,
+               int n, int fmt, float* c) = nullptr;
 };
 
 struct GemmTable {

@@ -1,6 +1,6 @@
 // AVX-512F GEMM: inputs widened to float32 while packing, 14 x 32 FMA microkernel.
-#include "x86/vec_avx512.h"
 #include "x86/gemm_simd.h"
+#include "x86/vec_avx512.h"
 
 namespace halfkit {
 void fill_gemm_avx512(GemmTable& t) {

@@ -6,8 +6,8 @@
 // VDPBF16PS treats subnormal bf16 inputs as zero and flushes subnormal results, whatever MXCSR
 // says: a product that loses a subnormal factor is below 2^-126 * |other factor|, far under the
 // float32 accumulation error bound of any product that matters.
-#include "x86/vec_avx512.h"
 #include "x86/gemm_simd.h"
+#include "x86/vec_avx512.h"
 
 namespace halfkit {
 namespace {
@@ -32,7 +32,8 @@ struct GemmBf16Pairs {
         if (cs == 2 && !odd_end) {
           for (int i = 0; i < rows; ++i) memcpy(&out[i], col + i * rs, 4);
         } else {
-          for (int i = 0; i < rows; ++i) out[i] = pair(col + i * rs, odd_end ? nullptr : col + i * rs + cs);
+          for (int i = 0; i < rows; ++i)
+            out[i] = pair(col + i * rs, odd_end ? nullptr : col + i * rs + cs);
         }
         for (int i = rows; i < MR; ++i) out[i] = 0;
       }
@@ -72,8 +73,7 @@ struct GemmBf16Pairs {
       const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b));
       const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + 1));
       HK_UNROLL for (int i = 0; i < MR; ++i) {
-        const __m512bh av =
-            reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[i])));
+        const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[i])));
         r[i][0] = _mm512_dpbf16_ps(r[i][0], av, b0);
         r[i][1] = _mm512_dpbf16_ps(r[i][1], av, b1);
       }
@@ -95,6 +95,7 @@ void fill_gemm_avx512bf16(GemmTable& t) {
   g.pack_a = &GemmBf16Pairs::pack_a;
   g.pack_b = &GemmBf16Pairs::pack_b;
   g.micro = &GemmBf16Pairs::micro;
+  g.gemv = &GemmF32<V512>::gemv;  // memory-bound: widening is free, VDPBF16PS buys nothing
 }
 
 }  // namespace halfkit

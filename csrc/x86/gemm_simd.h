@@ -48,8 +48,7 @@ struct GemmF32 {
     return fmt == num::kBF16 ? V::template slli<16>(V::widen16(h)) : V::cvt_ph_ps(h);
   }
 
-  static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt,
-                     void* dst) {
+  static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt, void* dst) {
     float* d = static_cast<float*>(dst);
     for (int p = 0; p * MR < m; ++p) {
       const int rows = m - p * MR < MR ? m - p * MR : MR;
@@ -62,8 +61,7 @@ struct GemmF32 {
     }
   }
 
-  static void pack_b(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt,
-                     void* dst) {
+  static void pack_b(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt, void* dst) {
     float* d = static_cast<float*>(dst);
     for (int p = 0; p * NR < n; ++p) {
       const int cols = n - p * NR < NR ? n - p * NR : NR;
@@ -127,6 +125,64 @@ struct GemmF32 {
     store_tile(r, c, ldc, m, n, accumulate);
   }
 
+  static void gemv(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                   int k, int n, int fmt, float* c) {
+    constexpr int W = static_cast<int>(V::N);
+    if (b_cs == 2) {
+      // B's rows are contiguous: c += a[kk..kk+3] * B[kk..kk+3, :], four rows per sweep, c (a
+      // slice of one row of C, a few KiB) in L1. Sweeping whole rows reads B in address order;
+      // a column strip at a time instead touched a new page per row and measured slower.
+      for (int j = 0; j < n; ++j) c[j] = 0.0f;
+      const int nv = n / W * W;
+      for (int kk = 0; kk < k; kk += 4) {
+        const int rows = k - kk < 4 ? k - kk : 4;
+        float ak[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        const char* row[4];
+        for (int r = 0; r < 4; ++r) {
+          row[r] = b + (kk + (r < rows ? r : 0)) * b_rs;
+          if (r < rows) ak[r] = widen(a + (kk + r) * a_cs, fmt);
+        }
+        typename V::F av[4];
+        HK_UNROLL for (int r = 0; r < 4; ++r) av[r] = V::fbcast(&ak[r]);
+        for (int j = 0; j < nv; j += W) {
+          typename V::F acc = V::fload(c + j);
+          HK_UNROLL for (int r = 0; r < 4; ++r) {
+            acc = V::fma(av[r], as_f(widen_vec(row[r] + j * 2, fmt)), acc);
+          }
+          V::fstore(c + j, acc);
+        }
+        for (int j = nv; j < n; ++j) {
+          for (int r = 0; r < rows; ++r) c[j] += ak[r] * widen(row[r] + j * 2, fmt);
+        }
+      }
+      return;
+    }
+    // B's columns are contiguous (x @ W.T with W stored row-major), or neither: dot products.
+    for (int j = 0; j < n; ++j) {
+      const char* col = b + j * b_cs;
+      typename V::F acc[4] = {V::fzero(), V::fzero(), V::fzero(), V::fzero()};
+      int kk = 0;
+      if (b_rs == 2 && a_cs == 2) {
+        for (; kk + 4 * W <= k; kk += 4 * W) {
+          HK_UNROLL for (int v = 0; v < 4; ++v) {
+            const int o = (kk + v * W) * 2;
+            acc[v] = V::fma(as_f(widen_vec(a + o, fmt)), as_f(widen_vec(col + o, fmt)), acc[v]);
+          }
+        }
+      }
+      alignas(64) float lanes[4][V::N];
+      HK_UNROLL for (int v = 0; v < 4; ++v) V::fstore(lanes[v], acc[v]);
+      float s = 0.0f;
+      for (int v = 0; v < 4; ++v) {
+        for (int l = 0; l < W; ++l) s += lanes[v][l];
+      }
+      for (; kk < k; ++kk) s += widen(a + kk * a_cs, fmt) * widen(col + kk * b_rs, fmt);
+      c[j] = s;
+    }
+  }
+
+  static typename V::F as_f(typename V::U32 u) { return V::as_float(u); }
+
   static GemmKernel kernel() {
     GemmKernel g;
     g.mr = MR;
@@ -135,6 +191,7 @@ struct GemmF32 {
     g.pack_a = &pack_a;
     g.pack_b = &pack_b;
     g.micro = &micro;
+    g.gemv = &gemv;
     return g;
   }
 };

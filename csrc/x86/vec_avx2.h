@@ -123,6 +123,7 @@ struct V256 {
   static F fadd(F a, F b) { return _mm256_add_ps(a, b); }
   static void fstore(float* p, F v) { _mm256_storeu_ps(p, v); }
   static void fstore_n(float* p, F v, size_t n) { store_part(p, v, 4 * n); }
+  static F as_float(U32 u) { return _mm256_castsi256_ps(u); }
   static U32 zero() { return _mm256_setzero_si256(); }
 
   static U16 cvt_ps_ph(U32 f) {

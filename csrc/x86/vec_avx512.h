@@ -115,6 +115,7 @@ struct V512 {
   static F fadd(F a, F b) { return _mm512_add_ps(a, b); }
   static void fstore(float* p, F v) { _mm512_storeu_ps(p, v); }
   static void fstore_n(float* p, F v, size_t n) { _mm512_mask_storeu_ps(p, tail(n), v); }
+  static F as_float(U32 u) { return _mm512_castsi512_ps(u); }
   static U32 zero() { return _mm512_setzero_si512(); }
 
   static U16 cvt_ps_ph(U32 f) {

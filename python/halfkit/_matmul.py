@@ -31,59 +31,79 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
         raise TypeError("halfkit.matmul does not take CuPy arrays yet; use cupy.matmul")
     for name, x in (("a", a), ("b", b)):
         if not isinstance(x, np.ndarray):
-            raise TypeError(f"halfkit.matmul: {name} must be a numpy array of {_INPUTS}, "
-                            f"got {type(x).__name__}")  # fmt: skip
+            raise TypeError(
+                f"halfkit.matmul: {name} must be a numpy array of {_INPUTS}, got {type(x).__name__}"
+            )
         if x.ndim == 0:
             raise ValueError(f"halfkit.matmul: {name} is 0-d; matmul needs at least 1-D operands")
     if a.dtype != b.dtype:
-        raise TypeError(f"halfkit.matmul: a is {a.dtype} but b is {b.dtype}; both must be "
-                        f"{_INPUTS}, the same one")  # fmt: skip
+        raise TypeError(
+            f"halfkit.matmul: a is {a.dtype} but b is {b.dtype}; both must be "
+            f"{_INPUTS}, the same one"
+        )
     dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")
     if dt not in (float16, bfloat16):
-        raise TypeError(f"halfkit.matmul: inputs are {a.dtype}; accepted: {_INPUTS} "
-                        "(use np.matmul for float32/float64, or convert with halfkit.astype)")  # fmt: skip
+        raise TypeError(
+            f"halfkit.matmul: inputs are {a.dtype}; accepted: {_INPUTS} "
+            "(use np.matmul for float32/float64, or convert with halfkit.astype)"
+        )
     if out_dtype is None:
         res_dt = out.dtype if isinstance(out, np.ndarray) else float32
     else:
         res_dt = resolve(out_dtype, "out_dtype")
     if res_dt not in _OUTPUTS:
-        raise TypeError(f"halfkit.matmul: out_dtype {res_dt} is not supported; accepted: float32, "
-                        "float16, bfloat16")  # fmt: skip
+        raise TypeError(
+            f"halfkit.matmul: out_dtype {res_dt} is not supported; accepted: float32, "
+            "float16, bfloat16"
+        )
 
     a2 = a[np.newaxis, :] if a.ndim == 1 else a
     b2 = b[:, np.newaxis] if b.ndim == 1 else b
     m, k = a2.shape[-2:]
     k2, n = b2.shape[-2:]
     if k != k2:
-        raise ValueError(f"halfkit.matmul: a has {k} columns but b has {k2} rows "
-                         f"(shapes {a.shape} and {b.shape})")  # fmt: skip
+        raise ValueError(
+            f"halfkit.matmul: a has {k} columns but b has {k2} rows "
+            f"(shapes {a.shape} and {b.shape})"
+        )
     try:
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     except ValueError:
-        raise ValueError(f"halfkit.matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} "
-                         "do not broadcast") from None  # fmt: skip
+        raise ValueError(
+            f"halfkit.matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+        ) from None
     shape = batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
     if out is not None:
         if not isinstance(out, np.ndarray):
-            raise TypeError(f"halfkit.matmul: out must be a numpy.ndarray, got {type(out).__name__}")
+            raise TypeError(
+                f"halfkit.matmul: out must be a numpy.ndarray, got {type(out).__name__}"
+            )
         if out.dtype != res_dt:
-            raise TypeError(f"halfkit.matmul: out has dtype {out.dtype}, but the result is {res_dt}")
+            raise TypeError(
+                f"halfkit.matmul: out has dtype {out.dtype}, but the result is {res_dt}"
+            )
         if out.shape != shape:
-            raise ValueError(f"halfkit.matmul: out has shape {out.shape}, but the result has shape {shape}")
+            raise ValueError(
+                f"halfkit.matmul: out has shape {out.shape}, but the result has shape {shape}"
+            )
         if not out.flags.writeable:
             raise ValueError("halfkit.matmul: out is read-only")
 
     a2, b2 = _usable(a2), _usable(b2)
     full = batch + (m, n)
     direct = (
-        out is not None and res_dt == float32 and out.flags.c_contiguous
-        and not np.may_share_memory(out, a2) and not np.may_share_memory(out, b2)
-    )  # fmt: skip
+        out is not None
+        and res_dt == float32
+        and out.flags.c_contiguous
+        and not np.may_share_memory(out, a2)
+        and not np.may_share_memory(out, b2)
+    )
     c = out.reshape(full) if direct else np.empty(full, np.float32)
     if c.size:
         count = int(np.prod(batch, dtype=np.int64))
-        _core.matmul(a2, b2, c, _offsets(a2, batch, count), _offsets(b2, batch, count),
-                     FORMAT[dt], tier)  # fmt: skip
+        _core.matmul(
+            a2, b2, c, _offsets(a2, batch, count), _offsets(b2, batch, count), FORMAT[dt], tier
+        )
     c = c.reshape(shape)
     if direct:
         return out

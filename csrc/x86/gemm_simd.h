@@ -50,6 +50,32 @@ struct GemmF32 {
 
   static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt, void* dst) {
     float* d = static_cast<float*>(dst);
+    if (cs == 2) {
+      // Rows contiguous (the usual case): widen W elements of each row at once, then spread
+      // them over the panel's k steps.
+      constexpr int W = static_cast<int>(V::N);
+      for (int p = 0; p * MR < m; ++p) {
+        const int rows = m - p * MR < MR ? m - p * MR : MR;
+        float* panel = d + static_cast<size_t>(p) * k * MR;
+        int kk = 0;
+        for (; kk + W <= k; kk += W) {
+          alignas(64) float tmp[MR][V::N];
+          for (int i = 0; i < rows; ++i) {
+            V::store32(tmp[i], widen_vec(a + (p * MR + i) * rs + kk * 2, fmt), V::N);
+          }
+          for (int i = rows; i < MR; ++i) V::fstore(tmp[i], V::fzero());
+          HK_UNROLL for (int q = 0; q < W; ++q) {
+            HK_UNROLL for (int i = 0; i < MR; ++i) panel[(kk + q) * MR + i] = tmp[i][q];
+          }
+        }
+        for (; kk < k; ++kk) {
+          for (int i = 0; i < MR; ++i) {
+            panel[kk * MR + i] = i < rows ? widen(a + (p * MR + i) * rs + kk * 2, fmt) : 0.0f;
+          }
+        }
+      }
+      return;
+    }
     for (int p = 0; p * MR < m; ++p) {
       const int rows = m - p * MR < MR ? m - p * MR : MR;
       for (int kk = 0; kk < k; ++kk) {

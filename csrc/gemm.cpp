@@ -69,7 +69,8 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
     for (int pc = 0; pc < k; pc += kKC) {
       const int kc = std::min(kKC, k - pc);
       const int kcp = round_up(kc, kern.ku);
-      const size_t b_panel = static_cast<size_t>(kcp) * nr * 4;
+      // A packed element is 4 bytes and holds ku k steps (one float, or a bf16 pair).
+      const size_t b_panel = static_cast<size_t>(kcp / kern.ku) * nr * 4;
       char* bp = static_cast<char*>(scratch(tl_b_buf, b_panel * n_panels));
       // Pack B in slices of panels, in parallel.
       const int b_tasks = std::max(1, std::min(n_panels, threads * 2));
@@ -92,7 +93,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
       n_split = std::min(n_split, n_panels);
       const int panels_per_split = (n_panels + n_split - 1) / n_split;
       const bool accumulate = pc > 0;
-      const size_t a_panel = static_cast<size_t>(kcp) * mr * 4;
+      const size_t a_panel = static_cast<size_t>(kcp / kern.ku) * mr * 4;
       parallel_for(static_cast<size_t>(m_tasks) * n_split, [&](size_t t) {
         const int mt = static_cast<int>(t) / n_split;
         const int js = static_cast<int>(t) % n_split;

@@ -13,10 +13,11 @@ struct GemmKernel {
   int mr = 0, nr = 0;  // register tile
   int ku = 1;          // k granularity of the packed panels (2: bf16 pairs for VDPBF16PS)
   // A (m x k, 16-bit elements of format fmt, byte strides rs/cs) -> ceil(m/mr) panels, each
-  // k_padded x mr packed elements of 4 bytes; rows past m and k past k are zero.
+  // (k_padded / ku) x mr packed elements of 4 bytes (a float, or a pair of bf16 k steps),
+  // stored one after another; rows past m and k past k are zero.
   void (*pack_a)(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt,
                  void* dst) = nullptr;
-  // B (k x n) -> ceil(n/nr) panels, each k_padded x nr packed elements.
+  // B (k x n) -> ceil(n/nr) panels, each (k_padded / ku) x nr packed elements.
   void (*pack_b)(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt,
                  void* dst) = nullptr;
   // C[m x n] (row stride ldc floats) = (accumulate ? C : 0) + A panel * B panel over kc packed

@@ -9,6 +9,7 @@ measured in the same run. `--ratio-md PATH` writes that table as markdown as wel
 from __future__ import annotations
 
 import platform
+import time
 from collections import defaultdict
 
 import pytest
@@ -37,6 +38,14 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     except ImportError:
         pass
     machine_info["platform"] = platform.platform()
+
+
+@pytest.fixture(autouse=True)
+def _settle():
+    """numpy's OpenBLAS and torch's OpenMP threads spin for a while after a call; a short pause
+    keeps them from eating the next benchmark's cores."""
+    time.sleep(0.05)
+    yield
 
 
 def _rows(config):

@@ -99,7 +99,8 @@ bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, cha
     return walk(fn, sp, src, dst, 0, sp.total);
   }
   // A few tasks per thread let a thread that was descheduled on a noisy machine be helped out;
-  // boundaries fall on multiples of 64 elements so no cache line of output is shared.
+  // boundaries fall on multiples of 64 elements, so threads writing a contiguous output never
+  // share a cache line.
   const size_t tasks = static_cast<size_t>(threads) * 4;
   const size_t chunk = ((sp.total + tasks - 1) / tasks + 63) & ~size_t{63};
   const size_t n_chunks = (sp.total + chunk - 1) / chunk;

@@ -8,9 +8,10 @@
 
 namespace halfkit {
 
-// Below this many elements a conversion stays on the calling thread (measured: see
-// bench/README.md); above it the pool splits the work.
-constexpr size_t kParallelMinElements = size_t{1} << 17;
+// Below this many elements a conversion stays on the calling thread. Measured (float32 ->
+// float16, 2 threads against 1, on the CI machine): 0.61x at 128K elements, 0.88x at 256K,
+// 0.95x at 512K, 1.39x at 1M, 1.95x at 4M; waking the pool costs several microseconds.
+constexpr size_t kParallelMinElements = size_t{1} << 20;
 
 // Converts every element of an ndim-dimensional array (shape, byte strides of each side).
 // Returns true when a float16 destination received an infinity from a finite value.

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 from conftest import BF16, F16, F32, F64, PAIRS, all_16bit, bits, pair_id, reference
-from exact import round_exact
+from halfkit._exact import round_exact
 
 VECTORS_F32 = np.array(
     [0x3F801000, 0x3F803000, 0x3F808000, 0x3F818000,  # ties

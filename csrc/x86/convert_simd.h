@@ -69,11 +69,13 @@ struct SimdTier {
       f = V::load32(s, n);
     } else {
       const auto x = V::load64(s, n);
-      // The float16 NaN keeps the float64 payload unquieted; the conversion below quiets it.
-      if constexpr (D == kF16) {
-        if (V::any_nan(x)) return false;
+      f = V::to_f32_odd_fast(x);
+      if constexpr (D == kBF16) {
+        // Where the float32 result is subnormal, float32 dropped more than 29 bits: take the
+        // sticky bit from a round trip instead. (Float16 results there are zero either way.)
+        const U32 a = V::and_(f, V::set1(0x7fffffffu));
+        if (V::any(V::in_range(a, 1u, 0x800000u))) f = V::to_f32_odd(x);
       }
-      f = V::to_f32_odd(x);
     }
 
     if constexpr (D == kF32) {
@@ -90,6 +92,10 @@ struct SimdTier {
         if constexpr (S == kF32) {
           // VCVTPS2PH quiets signalling NaNs; everything else matches numpy.
           if (V::any(V::in_range(a, 0x7f800001u, 0x7fc00000u))) return false;
+        }
+        if constexpr (S == kF64) {
+          // The float16 NaN keeps the float64 payload unquieted; the narrowing quieted it.
+          if (V::any(V::gt(a, 0x7f800000u))) return false;
         }
         ovf = V::mor(ovf, V::in_range(a, 0x477ff000u, 0x7f800000u));
       }

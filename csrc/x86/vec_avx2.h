@@ -58,10 +58,6 @@ struct V256 {
     if (n == N) return {_mm256_loadu_pd(d), _mm256_loadu_pd(d + 4)};
     return load_part<F64>(p, 8 * n);
   }
-  static bool any_nan(F64 x) {
-    return (_mm256_movemask_pd(_mm256_cmp_pd(x.lo, x.lo, _CMP_UNORD_Q)) |
-            _mm256_movemask_pd(_mm256_cmp_pd(x.hi, x.hi, _CMP_UNORD_Q))) != 0;
-  }
   // Rounded to odd, as in vec_avx512.h (MXCSR rounds toward zero inside kernels).
   static __m128i odd_half(__m256d x) {
     const __m128 f = _mm256_cvtpd_ps(x);
@@ -71,6 +67,19 @@ struct V256 {
     return _mm_or_si128(_mm_castps_si128(f), _mm_and_si128(low_words, _mm_set1_epi32(1)));
   }
   static U32 to_f32_odd(F64 x) { return _mm256_set_m128i(odd_half(x.hi), odd_half(x.lo)); }
+  // Sticky bit from the 29 dropped mantissa bits, as in vec_avx512.h.
+  static __m128i odd_half_fast(__m256d x) {
+    const __m128 f = _mm256_cvtpd_ps(x);
+    const __m256i exact = _mm256_cmpeq_epi64(
+        _mm256_and_si256(_mm256_castpd_si256(x), _mm256_set1_epi64x(0x1fffffff)),
+        _mm256_setzero_si256());
+    const __m128i low_words = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(exact, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    return _mm_or_si128(_mm_castps_si128(f), _mm_andnot_si128(low_words, _mm_set1_epi32(1)));
+  }
+  static U32 to_f32_odd_fast(F64 x) {
+    return _mm256_set_m128i(odd_half_fast(x.hi), odd_half_fast(x.lo));
+  }
   static void store_f64(void* p, U32 f, size_t n) {
     F64 r = {_mm256_cvtps_pd(_mm_castsi128_ps(_mm256_castsi256_si128(f))),
              _mm256_cvtps_pd(_mm_castsi128_ps(_mm256_extracti128_si256(f, 1)))};

@@ -1,0 +1,195 @@
+"""`python -m halfkit bench`: halfkit against every peer installed, side by side in one run.
+
+Conversions (GB/s, bytes read plus written) and GEMM (GFLOP/s) at a few sizes, medians of
+repeated runs, ratios to each peer; on a GPU (CuPy), conversions against CuPy's astype, timed
+with CUDA events.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._dtypes import bfloat16, float16, float32, float64
+from ._progress import Progress
+
+CONVERSIONS = [(float32, float16), (float16, float32), (float32, bfloat16), (bfloat16, float32),
+               (float64, bfloat16)]  # fmt: skip
+
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def _median_time(fn: Callable[[], Any], budget: float) -> float:
+    fn()
+    times: list[float] = []
+    end = time.perf_counter() + budget
+    while len(times) < 5 or (time.perf_counter() < end and len(times) < 200):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    time.sleep(0.02)  # let other libraries' spinning threads settle before the next case
+    return statistics.median(times)
+
+
+def _torch_view(torch: Any, x: np.ndarray) -> Any:
+    if x.dtype == bfloat16:
+        return torch.from_numpy(x.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(x)
+
+
+def cases(quick: bool) -> list[dict[str, Any]]:
+    import halfkit
+
+    torch = _optional("torch")
+    tdt = {}
+    if torch is not None:
+        tdt = {float16: torch.float16, bfloat16: torch.bfloat16, float32: torch.float32,
+               float64: torch.float64}  # fmt: skip
+    out: list[dict[str, Any]] = []
+    sizes = [1 << 16, 1 << 20] if quick else [1 << 16, 1 << 20, 1 << 24]
+    for src, dst in CONVERSIONS:
+        for n in sizes:
+            x = (np.random.default_rng(n).standard_normal(n, dtype=np.float32) * 100).astype(src)
+            y = np.empty(n, dst)
+            peers: dict[str, Callable[[], Any]] = {
+                ("ml_dtypes" if bfloat16 in (src, dst) else "numpy"): (
+                    lambda x=x, y=y: np.copyto(y, x, casting="unsafe")
+                ),
+            }
+            if torch is not None:
+                tx, ty = _torch_view(torch, x), torch.empty(n, dtype=tdt[dst])
+                peers["torch"] = lambda tx=tx, ty=ty: ty.copy_(tx)
+            out.append(dict(kind="convert", op=f"{src.name}->{dst.name}", size=n,
+                            work=n * (src.itemsize + dst.itemsize), unit="GB/s",
+                            halfkit=lambda x=x, y=y, dst=dst: halfkit.astype(x, dst, out=y),
+                            peers=peers))  # fmt: skip
+    for dt in (bfloat16, float16):
+        for n in [256, 512] if quick else [256, 1024, 2048]:
+            rng = np.random.default_rng(n)
+            a = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
+            b = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
+            af, bf = a.astype(np.float32), b.astype(np.float32)
+            c = np.empty((n, n), np.float32)
+            peers = {"numpy float32": lambda af=af, bf=bf: af @ bf}
+            if torch is not None and (dt == bfloat16 or n <= 256):
+                ta, tb = _torch_view(torch, a), _torch_view(torch, b)
+                peers["torch"] = lambda ta=ta, tb=tb: ta @ tb
+            out.append(dict(kind="matmul", op=f"matmul {dt.name}", size=n, work=2.0 * n**3,
+                            unit="GFLOP/s", halfkit=lambda a=a, b=b, c=c: halfkit.matmul(a, b, out=c),
+                            peers=peers))  # fmt: skip
+    return out
+
+
+def gpu_cases(quick: bool) -> list[dict[str, Any]]:
+    from ._cupy import info
+
+    cuda = info()
+    if not cuda.get("device_count") or cuda.get("cupy") is None:
+        return []
+    import cupy
+
+    import halfkit
+
+
+    out = []
+    for src, dst in CONVERSIONS:
+        for n in [1 << 24] if quick else [1 << 24, 1 << 26]:
+            x = (cupy.random.default_rng(n).standard_normal(n, dtype=cupy.float32) * 100).astype(src)
+            y = cupy.empty(n, dst)
+            out.append(dict(kind="gpu convert", op=f"{src.name}->{dst.name}", size=n,
+                            work=n * (src.itemsize + dst.itemsize), unit="GB/s", gpu=True,
+                            halfkit=lambda x=x, y=y, dst=dst: halfkit.astype(x, dst, out=y),
+                            peers={"cupy": lambda x=x, y=y: cupy.copyto(y, x, casting="unsafe")}))  # fmt: skip
+    return out
+
+
+def _gpu_time(fn: Callable[[], Any]) -> float:
+    import cupy
+
+    for _ in range(3):
+        fn()
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    times = []
+    for _ in range(20):
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(cupy.cuda.get_elapsed_time(start, stop) * 1e-3)
+    return statistics.median(times)
+
+
+def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int | None) -> int:
+    import halfkit
+
+    if plot_path:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
+    if threads:
+        halfkit.set_num_threads(threads)
+        torch = _optional("torch")
+        if torch is not None:
+            torch.set_num_threads(threads)
+    todo = cases(quick) + gpu_cases(quick)
+    budget = 0.15 if quick else 0.5
+    bar = Progress(len(todo), "bench")
+    rows = []
+    for case in todo:
+        timer = _gpu_time if case.get("gpu") else (lambda f: _median_time(f, budget))
+        rates = {"halfkit": case["work"] / timer(case["halfkit"]) / 1e9}
+        for name, fn in case["peers"].items():
+            rates[name] = case["work"] / timer(fn) / 1e9
+        rows.append(dict(kind=case["kind"], op=case["op"], size=case["size"], unit=case["unit"],
+                         rates=rates))  # fmt: skip
+        bar.step(f"{case['op']} {case['size']}")
+    info = halfkit.kernel_info()
+    print(f"halfkit {halfkit.__version__} on {platform.processor() or platform.machine()}: "
+          f"tier {info['isa']}, {info['threads']} threads")  # fmt: skip
+    print(f"{'operation':<22}{'size':>10}  {'halfkit':>16}  peers (halfkit's speed-up)")
+    for r in rows:
+        hk = r["rates"]["halfkit"]
+        peers = "  ".join(f"{k} {v:.1f} ({hk / v:.2f}x)" for k, v in r["rates"].items() if k != "halfkit")
+        print(f"{r['op']:<22}{r['size']:>10}  {hk:>9.1f} {r['unit']:<7} {peers}")
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"kernel_info": info, "rows": rows}, f, indent=1, default=str)
+    if plot_path:
+        _plot(rows, plot_path)
+    return 0
+
+
+def _plot(rows: list[dict[str, Any]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ops = sorted({(r["kind"], r["op"]) for r in rows})
+    cols = 3
+    fig, axes = plt.subplots((len(ops) + cols - 1) // cols, cols, figsize=(13, 3.2 * ((len(ops) + cols - 1) // cols)), squeeze=False)  # fmt: skip
+    for ax, (kind, op) in zip(axes.flat, ops):
+        sel = [r for r in rows if r["op"] == op and r["kind"] == kind]
+        for impl in sel[0]["rates"]:
+            ax.plot([r["size"] for r in sel], [r["rates"].get(impl, np.nan) for r in sel], "o-", label=impl)
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"{kind}: {op}", fontsize=9)
+        ax.set_ylabel(sel[0]["unit"])
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(ops):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

@@ -1,6 +1,6 @@
 """Turn pytest-benchmark JSON (bench/results/*.json) into the README's markdown tables.
 
-    python bench/tables.py bench/results/convert.json bench/results/gemm.json
+python bench/tables.py bench/results/convert.json bench/results/gemm.json
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ def load(path):
 def convert_tables(groups):
     out = []
     spec = [
-        ("64K elements, out= given, 1 thread (Gelem/s; halfkit's speed-up in brackets)", "n=65536 out threads=1", "gel"),
+        (
+            "64K elements, out= given, 1 thread (Gelem/s; halfkit's speed-up in brackets)",
+            "n=65536 out threads=1",
+            "gel",
+        ),
         ("64M elements, out= given, 2 threads (GB/s moved)", "n=67108864 out threads=2", "gbs"),
         ("64M elements, allocating, 1 thread (GB/s moved)", "n=67108864 alloc threads=1", "gbs"),
         ("16 elements, allocating, 1 thread (microseconds per call)", "n=16 alloc threads=1", "us"),
-    ]  # fmt: skip
+    ]
     for title, suffix, unit in spec:
         rows = {g.split(" ")[0]: v for g, v in groups.items() if g.endswith(suffix)}
         if not rows:
@@ -39,10 +43,14 @@ def convert_tables(groups):
             v = rows[conv]
             hk_t, info = v["halfkit"]
 
-            def fmt(t, info=info):
+            def fmt(t, info=info, unit=unit):
                 if unit == "us":
                     return f"{t * 1e6:.2f}"
-                return f"{info['elements'] / t / 1e9:.2f}" if unit == "gel" else f"{info['bytes'] / t / 1e9:.1f}"
+                return (
+                    f"{info['elements'] / t / 1e9:.2f}"
+                    if unit == "gel"
+                    else f"{info['bytes'] / t / 1e9:.1f}"
+                )
 
             cells = [fmt(hk_t)]
             for p in peers:
@@ -64,7 +72,9 @@ def gemm_table(groups):
         hk_t, info = v["halfkit"]
         cells = [f"{info['flops'] / hk_t / 1e9:.0f}"]
         for p in peers:
-            cells.append(f"{info['flops'] / v[p][0] / 1e9:.0f} ({v[p][0] / hk_t:.2f}x)" if p in v else "-")
+            cells.append(
+                f"{info['flops'] / v[p][0] / 1e9:.0f} ({v[p][0] / hk_t:.2f}x)" if p in v else "-"
+            )
         out.append(f"| {g} | " + " | ".join(cells) + " |")
     return out
 
@@ -76,8 +86,10 @@ def main():
         kinds = {i["impl"] for v in groups.values() for _, i in v.values()}
         flops = any("flops" in i for v in groups.values() for _, i in v.values())
         cpu = machine.get("cpu", {}).get("brand_raw", "?")
-        lines.append(f"_{path}: {cpu}, tier {machine['halfkit']['isa']}, numpy {machine.get('numpy')}, "
-                     f"torch {machine.get('torch', '-')}, ml_dtypes {machine.get('ml_dtypes')}_\n")  # fmt: skip
+        lines.append(
+            f"_{path}: {cpu}, tier {machine['halfkit']['isa']}, numpy {machine.get('numpy')}, "
+            f"torch {machine.get('torch', '-')}, ml_dtypes {machine.get('ml_dtypes')}_\n"
+        )
         lines += gemm_table(groups) if flops else convert_tables(groups)
         lines.append("")
         del kinds

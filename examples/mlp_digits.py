@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import time
 
+import halfkit
 import numpy as np
 from sklearn.datasets import load_digits
-
-import halfkit
 
 
 def data(seed: int = 0):
@@ -56,7 +55,7 @@ def train(mode: str, epochs: int, hidden: int, seed: int = 0) -> tuple[float, fl
     v = {k: np.zeros_like(v) for k, v in params.items()}
     st = Storage(mode)
     scale, good, skipped, step = 2.0**12, 0, 0, 0
-    lr, b1, b2, eps, batch = 1e-3, 0.9, 0.999, 1e-8, 64
+    lr, b1, b2, eps, batch = 3e-3, 0.9, 0.999, 1e-8, 32
     t0 = time.perf_counter()
     for _ in range(epochs):
         order = rng.permutation(len(xtr))
@@ -78,7 +77,9 @@ def train(mode: str, epochs: int, hidden: int, seed: int = 0) -> tuple[float, fl
             grads["b1"] = da.sum(0)
             if mode == "float16":
                 # float16 storage of the scaled gradients overflowed: skip, and scale down.
-                g16_ok = all(np.isfinite(halfkit.astype(g, np.float16)).all() for g in grads.values())
+                g16_ok = all(
+                    np.isfinite(halfkit.astype(g, np.float16)).all() for g in grads.values()
+                )
                 if not g16_ok or not all(np.isfinite(g).all() for g in grads.values()):
                     scale /= 2
                     skipped += 1

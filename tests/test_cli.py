@@ -6,14 +6,14 @@ import sys
 
 import numpy as np
 import pytest
-
 from halfkit import __main__ as cli
 from halfkit import _verify
 
 
 def run(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "halfkit", *args], capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "halfkit", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_info():

@@ -26,7 +26,9 @@ def test_mlp_digits_trains_in_every_storage_format(capsys):
 def test_softmax_precision_study():
     res = load("softmax_precision").main(["--rows", "300", "--classes", "200"])
     by = {(r["spread"], r["format"]): r for r in res}
-    for spread in (4.0, 16.0, 64.0):
+    for spread in (1.0, 4.0, 16.0):
         # bfloat16 keeps 8 significant bits to float16's 11: its softmax moves more.
         assert by[(spread, "bfloat16")]["mean_kl"] > by[(spread, "float16")]["mean_kl"]
-    assert all(0.0 <= r["argmax_changed"] <= 1.0 for r in res)
+    assert all(0.0 <= r["argmax_changed"] <= r["top_tied"] <= 1.0 for r in res)
+    # Narrow logits collapse into ties far more often in bfloat16.
+    assert by[(0.25, "bfloat16")]["top_tied"] > by[(0.25, "float16")]["top_tied"]

@@ -20,8 +20,13 @@ import numpy as np
 from ._dtypes import bfloat16, float16, float32, float64
 from ._progress import Progress
 
-CONVERSIONS = [(float32, float16), (float16, float32), (float32, bfloat16), (bfloat16, float32),
-               (float64, bfloat16)]  # fmt: skip
+CONVERSIONS = [
+    (float32, float16),
+    (float16, float32),
+    (float32, bfloat16),
+    (bfloat16, float32),
+    (float64, bfloat16),
+]
 
 
 def _optional(name: str) -> Any:
@@ -55,8 +60,12 @@ def cases(quick: bool) -> list[dict[str, Any]]:
     torch = _optional("torch")
     tdt = {}
     if torch is not None:
-        tdt = {float16: torch.float16, bfloat16: torch.bfloat16, float32: torch.float32,
-               float64: torch.float64}  # fmt: skip
+        tdt = {
+            float16: torch.float16,
+            bfloat16: torch.bfloat16,
+            float32: torch.float32,
+            float64: torch.float64,
+        }
     out: list[dict[str, Any]] = []
     sizes = [1 << 16, 1 << 20] if quick else [1 << 16, 1 << 20, 1 << 24]
     for src, dst in CONVERSIONS:
@@ -71,10 +80,17 @@ def cases(quick: bool) -> list[dict[str, Any]]:
             if torch is not None:
                 tx, ty = _torch_view(torch, x), torch.empty(n, dtype=tdt[dst])
                 peers["torch"] = lambda tx=tx, ty=ty: ty.copy_(tx)
-            out.append(dict(kind="convert", op=f"{src.name}->{dst.name}", size=n,
-                            work=n * (src.itemsize + dst.itemsize), unit="GB/s",
-                            halfkit=lambda x=x, y=y, dst=dst: halfkit.astype(x, dst, out=y),
-                            peers=peers))  # fmt: skip
+            out.append(
+                dict(
+                    kind="convert",
+                    op=f"{src.name}->{dst.name}",
+                    size=n,
+                    work=n * (src.itemsize + dst.itemsize),
+                    unit="GB/s",
+                    halfkit=lambda x=x, y=y, dst=dst: halfkit.astype(x, dst, out=y),
+                    peers=peers,
+                )
+            )
     for dt in (bfloat16, float16):
         for n in [256, 512] if quick else [256, 1024, 2048]:
             rng = np.random.default_rng(n)
@@ -86,9 +102,17 @@ def cases(quick: bool) -> list[dict[str, Any]]:
             if torch is not None and (dt == bfloat16 or n <= 256):
                 ta, tb = _torch_view(torch, a), _torch_view(torch, b)
                 peers["torch"] = lambda ta=ta, tb=tb: ta @ tb
-            out.append(dict(kind="matmul", op=f"matmul {dt.name}", size=n, work=2.0 * n**3,
-                            unit="GFLOP/s", halfkit=lambda a=a, b=b, c=c: halfkit.matmul(a, b, out=c),
-                            peers=peers))  # fmt: skip
+            out.append(
+                dict(
+                    kind="matmul",
+                    op=f"matmul {dt.name}",
+                    size=n,
+                    work=2.0 * n**3,
+                    unit="GFLOP/s",
+                    halfkit=lambda a=a, b=b, c=c: halfkit.matmul(a, b, out=c),
+                    peers=peers,
+                )
+            )
     return out
 
 
@@ -102,16 +126,25 @@ def gpu_cases(quick: bool) -> list[dict[str, Any]]:
 
     import halfkit
 
-
     out = []
     for src, dst in CONVERSIONS:
         for n in [1 << 24] if quick else [1 << 24, 1 << 26]:
-            x = (cupy.random.default_rng(n).standard_normal(n, dtype=cupy.float32) * 100).astype(src)
+            x = (cupy.random.default_rng(n).standard_normal(n, dtype=cupy.float32) * 100).astype(
+                src
+            )
             y = cupy.empty(n, dst)
-            out.append(dict(kind="gpu convert", op=f"{src.name}->{dst.name}", size=n,
-                            work=n * (src.itemsize + dst.itemsize), unit="GB/s", gpu=True,
-                            halfkit=lambda x=x, y=y, dst=dst: halfkit.astype(x, dst, out=y),
-                            peers={"cupy": lambda x=x, y=y: cupy.copyto(y, x, casting="unsafe")}))  # fmt: skip
+            out.append(
+                dict(
+                    kind="gpu convert",
+                    op=f"{src.name}->{dst.name}",
+                    size=n,
+                    work=n * (src.itemsize + dst.itemsize),
+                    unit="GB/s",
+                    gpu=True,
+                    halfkit=lambda x=x, y=y, dst=dst: halfkit.astype(x, dst, out=y),
+                    peers={"cupy": lambda x=x, y=y: cupy.copyto(y, x, casting="unsafe")},
+                )
+            )
     return out
 
 
@@ -153,16 +186,23 @@ def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int 
         rates = {"halfkit": case["work"] / timer(case["halfkit"]) / 1e9}
         for name, fn in case["peers"].items():
             rates[name] = case["work"] / timer(fn) / 1e9
-        rows.append(dict(kind=case["kind"], op=case["op"], size=case["size"], unit=case["unit"],
-                         rates=rates))  # fmt: skip
+        rows.append(
+            dict(
+                kind=case["kind"], op=case["op"], size=case["size"], unit=case["unit"], rates=rates
+            )
+        )
         bar.step(f"{case['op']} {case['size']}")
     info = halfkit.kernel_info()
-    print(f"halfkit {halfkit.__version__} on {platform.processor() or platform.machine()}: "
-          f"tier {info['isa']}, {info['threads']} threads")  # fmt: skip
+    print(
+        f"halfkit {halfkit.__version__} on {platform.processor() or platform.machine()}: "
+        f"tier {info['isa']}, {info['threads']} threads"
+    )
     print(f"{'operation':<22}{'size':>10}  {'halfkit':>16}  peers (halfkit's speed-up)")
     for r in rows:
         hk = r["rates"]["halfkit"]
-        peers = "  ".join(f"{k} {v:.1f} ({hk / v:.2f}x)" for k, v in r["rates"].items() if k != "halfkit")
+        peers = "  ".join(
+            f"{k} {v:.1f} ({hk / v:.2f}x)" for k, v in r["rates"].items() if k != "halfkit"
+        )
         print(f"{r['op']:<22}{r['size']:>10}  {hk:>9.1f} {r['unit']:<7} {peers}")
     if json_path:
         with open(json_path, "w") as f:
@@ -180,16 +220,26 @@ def _plot(rows: list[dict[str, Any]], path: str) -> None:
 
     ops = sorted({(r["kind"], r["op"]) for r in rows})
     cols = 3
-    fig, axes = plt.subplots((len(ops) + cols - 1) // cols, cols, figsize=(13, 3.2 * ((len(ops) + cols - 1) // cols)), squeeze=False)  # fmt: skip
-    for ax, (kind, op) in zip(axes.flat, ops):
+    fig, axes = plt.subplots(
+        (len(ops) + cols - 1) // cols,
+        cols,
+        figsize=(13, 3.2 * ((len(ops) + cols - 1) // cols)),
+        squeeze=False,
+    )
+    for ax, (kind, op) in zip(axes.flat, ops, strict=False):
         sel = [r for r in rows if r["op"] == op and r["kind"] == kind]
         for impl in sel[0]["rates"]:
-            ax.plot([r["size"] for r in sel], [r["rates"].get(impl, np.nan) for r in sel], "o-", label=impl)
+            ax.plot(
+                [r["size"] for r in sel],
+                [r["rates"].get(impl, np.nan) for r in sel],
+                "o-",
+                label=impl,
+            )
         ax.set_xscale("log", base=2)
         ax.set_title(f"{kind}: {op}", fontsize=9)
         ax.set_ylabel(sel[0]["unit"])
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(ops):]:
+    for ax in list(axes.flat)[len(ops) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

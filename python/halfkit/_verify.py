@@ -42,7 +42,9 @@ def _compare(what: str, x: np.ndarray, got: np.ndarray, want: np.ndarray) -> Non
     if bad.size:
         xs = _bits(x)
         lines = [f"{what}: {bad.size} mismatches; first:"]
-        lines += [f"  input {int(xs[i]):#x}: got {int(g[i]):#x}, want {int(w[i]):#x}" for i in bad[:8]]
+        lines += [
+            f"  input {int(xs[i]):#x}: got {int(g[i]):#x}, want {int(w[i]):#x}" for i in bad[:8]
+        ]
         raise Mismatch("\n".join(lines))
 
 
@@ -86,12 +88,14 @@ def steps(quick: bool) -> Iterator[tuple[str, Callable[[], None]]]:
                     _compare(f"{name} float32->{dst.name}", x, fn(x, dst), ref)
                 sub = slice(None, None, numpy_step) if dst == float16 else slice(None)
                 peer = "numpy" if dst == float16 else "ml_dtypes"
-                _compare(f"reference vs {peer} float32->{dst.name}", x[sub], ref[sub], _peer(x[sub], dst))
+                _compare(
+                    f"reference vs {peer} float32->{dst.name}", x[sub], ref[sub], _peer(x[sub], dst)
+                )
 
         yield f"float32 inputs {start >> 26}/64", chunk
 
     def sixteen() -> None:
-        for (src, dst) in KERNEL_PAIRS:
+        for src, dst in KERNEL_PAIRS:
             if src.itemsize != 2:
                 continue
             x = _all_16bit(src)
@@ -116,7 +120,9 @@ def steps(quick: bool) -> Iterator[tuple[str, Callable[[], None]]]:
             sample = random.Random(7).sample(range(finite.size), 2000 if quick else 20000)
             s = finite[sample]
             want = np.array([round_exact(float(v), dst.name) for v in s], np.uint16).view(dst)
-            _compare(f"reference vs exact model float64->{dst.name}", s, _convert("scalar", s, dst), want)
+            _compare(
+                f"reference vs exact model float64->{dst.name}", s, _convert("scalar", s, dst), want
+            )
 
     yield "float64 sources", doubles
 
@@ -135,6 +141,8 @@ def run(quick: bool) -> int:
     tiers = ", ".join(_core.isa_supported())
     gpu = " and the GPU" if _gpu() is not None else ""
     sample = " (numpy float16 on every 61st float32)" if quick else ""
-    print(f"OK: tiers {tiers}{gpu} match the reference on every input; the reference matches "
-          f"numpy and ml_dtypes{sample} and the exact float64 model")  # fmt: skip
+    print(
+        f"OK: tiers {tiers}{gpu} match the reference on every input; the reference matches "
+        f"numpy and ml_dtypes{sample} and the exact float64 model"
+    )
     return 0

@@ -23,6 +23,10 @@ try:
     import torch
 except ImportError:
     torch = None
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:
+    threadpool_limits = None
 
 BF16, F16 = np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)
 SHAPES = {
@@ -77,15 +81,19 @@ def test_gemm(benchmark, shape, dtype, threads, impl):
         torch.set_num_threads(threads)
     benchmark.group = f"{shape} {dtype.name} threads={threads}"
     benchmark.extra_info.update(impl=impl, flops=2.0 * batch * m * n * k)
+    rounds = 3 if 2.0 * batch * m * n * k > 2e10 else 10
     if impl == "halfkit":
         out = np.empty(np.broadcast_shapes(a.shape[:-1] + (n,)), np.float32)
         fn = lambda: halfkit.matmul(a, b, out=out)  # noqa: E731
     elif impl == "numpy-f32":
         fn = lambda: np.matmul(af, bf)  # noqa: E731
+        if threadpool_limits is not None:  # OpenBLAS keeps its own thread count otherwise
+            with threadpool_limits(threads):
+                benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
+            return
     elif impl == "numpy-ml_dtypes":
         fn = lambda: np.matmul(a, b)  # noqa: E731
     else:
         ta, tb = torch_of(a), torch_of(b)
         fn = lambda: torch.matmul(ta, tb)  # noqa: E731
-    rounds = 3 if 2.0 * batch * m * n * k > 2e10 else 10
     benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)

@@ -110,8 +110,8 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
             const int j = jc + pj * nr;
             const int cols = std::min(nr, n - j);
             for (int ir = 0; ir < rows; ir += mr) {
-              kern.micro(kcp, ap + (ir / mr) * a_panel, bp + pj * b_panel,
-                         c + (i0 + ir) * ldc + j, ldc, std::min(mr, rows - ir), cols, accumulate);
+              kern.micro(kcp, ap + (ir / mr) * a_panel, bp + pj * b_panel, c + (i0 + ir) * ldc + j,
+                         ldc, std::min(mr, rows - ir), cols, accumulate);
             }
           }
         }

@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,19 @@ int default_threads() {
   return n ? static_cast<int>(n) : 1;
 }
 
+// Workers spin for a short while after a job before blocking on the condition variable: a
+// GEMM posts jobs back to back (pack B, then compute, per k block), and waking a blocked thread
+// costs tens of microseconds on a virtual machine, more than a small job.
+constexpr auto kSpin = std::chrono::microseconds(100);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
 class Pool {
  public:
   explicit Pool(int threads) : threads_(threads) {
@@ -43,19 +57,23 @@ class Pool {
   bool try_run(size_t n_tasks, const std::function<void(size_t)>& fn) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
+    fn_ = &fn;
+    n_tasks_ = n_tasks;
+    next_.store(0, std::memory_order_relaxed);
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lk(m_);
-      fn_ = &fn;
-      n_tasks_ = n_tasks;
-      next_.store(0, std::memory_order_relaxed);
-      pending_ = workers_.size();
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     drain();
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (pending_.load(std::memory_order_acquire) != 0 &&
+           std::chrono::steady_clock::now() < until) {
+      cpu_relax();
+    }
     std::unique_lock<std::mutex> lk(m_);
-    done_.wait(lk, [this] { return pending_ == 0; });
-    fn_ = nullptr;
+    done_.wait(lk, [this] { return pending_.load(std::memory_order_acquire) == 0; });
     return true;
   }
 
@@ -70,15 +88,23 @@ class Pool {
   void work() {
     size_t seen = 0;
     for (;;) {
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      while (generation_.load(std::memory_order_acquire) == seen &&
+             std::chrono::steady_clock::now() < until) {
+        cpu_relax();
+      }
       {
         std::unique_lock<std::mutex> lk(m_);
-        wake_.wait(lk, [&] { return stop_ || generation_ != seen; });
+        wake_.wait(lk,
+                   [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
         if (stop_) return;
-        seen = generation_;
+        seen = generation_.load(std::memory_order_acquire);
       }
       drain();
-      std::lock_guard<std::mutex> lk(m_);
-      if (--pending_ == 0) done_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lk(m_);
+        done_.notify_one();
+      }
     }
   }
 
@@ -88,8 +114,8 @@ class Pool {
   std::mutex m_;
   std::condition_variable wake_, done_;
   bool stop_ = false;
-  size_t generation_ = 0;
-  size_t pending_ = 0;
+  std::atomic<size_t> generation_{0};
+  std::atomic<int> pending_{0};
   const std::function<void(size_t)>* fn_ = nullptr;
   size_t n_tasks_ = 0;
   std::atomic<size_t> next_{0};

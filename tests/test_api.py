@@ -405,3 +405,25 @@ def test_random_views(shape, steps, pair, transpose):
         out = np.empty(view.shape[::-1], dst).T
         halfkit.astype(view, dst, out=out)
     same(out, expected(view, dst))
+
+
+def test_thread_pool_survives_fork():
+    import os
+    import signal
+
+    halfkit.set_num_threads(2)
+    x = sample(1 << 21, F32, seed=21)
+    want = expected(x, F16)
+    same(halfkit.astype(x, F16), want)  # the pool's workers now exist
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: its copy of the pool has no workers; it must not wait for them
+        signal.alarm(60)
+        try:
+            ok = np.array_equal(bits(halfkit.astype(x, F16)), bits(want))
+            os._exit(0 if ok else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status

@@ -70,9 +70,9 @@ struct V256 {
   // Sticky bit from the 29 dropped mantissa bits, as in vec_avx512.h.
   static __m128i odd_half_fast(__m256d x) {
     const __m128 f = _mm256_cvtpd_ps(x);
-    const __m256i exact = _mm256_cmpeq_epi64(
-        _mm256_and_si256(_mm256_castpd_si256(x), _mm256_set1_epi64x(0x1fffffff)),
-        _mm256_setzero_si256());
+    const __m256i exact =
+        _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_castpd_si256(x), _mm256_set1_epi64x(0x1fffffff)),
+                           _mm256_setzero_si256());
     const __m128i low_words = _mm256_castsi256_si128(
         _mm256_permutevar8x32_epi32(exact, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
     return _mm_or_si128(_mm_castps_si128(f), _mm_andnot_si128(low_words, _mm_set1_epi32(1)));

@@ -68,8 +68,7 @@ struct V512 {
     return _mm256_mask_or_epi32(f, inexact, f, _mm256_set1_epi32(1));
   }
   static U32 to_f32_odd_fast(F64 x) {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(odd_half_fast(x.lo)), odd_half_fast(x.hi),
-                              1);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(odd_half_fast(x.lo)), odd_half_fast(x.hi), 1);
   }
   static void store_f64(void* p, U32 f, size_t n) {
     double* d = static_cast<double*>(p);

@@ -40,12 +40,19 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["platform"] = platform.platform()
 
 
+_last_impl = [None]
+
+
 @pytest.fixture(autouse=True)
-def _settle():
-    """numpy's OpenBLAS and torch's OpenMP threads spin for a while after a call; a short pause
-    keeps them from eating the next benchmark's cores."""
-    time.sleep(0.05)
+def _settle(request):
+    """numpy's OpenBLAS and torch's OpenMP threads keep spinning for a while after a call; pause
+    before the next benchmark, longer after those peers. (torch's cases run last, see the suites:
+    after a torch bf16 matmul, a 2-thread halfkit GEMM in the same process measured 1.2-3.5x
+    slower for seconds on the 2-core CI machine.)"""
+    time.sleep(1.0 if _last_impl[0] not in (None, "halfkit") else 0.1)
     yield
+    params = getattr(request.node, "callspec", None)
+    _last_impl[0] = params.params.get("impl") if params else None
 
 
 def _rows(config):

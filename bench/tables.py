@@ -79,9 +79,23 @@ def gemm_table(groups):
     return out
 
 
+def slim(path):
+    with open(path) as f:
+        data = json.load(f)
+    for b in data.get("benchmarks", []):
+        b.get("stats", {}).pop("data", None)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+
+
 def main():
+    args = sys.argv[1:]
+    if args and args[0] == "--slim":
+        args = args[1:]
+        for path in args:
+            slim(path)
     lines = []
-    for path in sys.argv[1:]:
+    for path in args:
         machine, groups = load(path)
         kinds = {i["impl"] for v in groups.values() for _, i in v.values()}
         flops = any("flops" in i for v in groups.values() for _, i in v.values())

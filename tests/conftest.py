@@ -29,6 +29,21 @@ def bits(a):
     return a.view(UINT[a.dtype.itemsize])
 
 
+def assert_bits(x, got, want, label=""):
+    """got and want hold the same bit patterns; the failure names the first inputs that differ."""
+    gb, wb = bits(got), bits(want)
+    assert gb.shape == wb.shape, f"{label} shapes differ: {gb.shape} vs {wb.shape}"
+    bad = np.flatnonzero(gb != wb)
+    if bad.size:
+        xs = bits(x).reshape(-1) if x is not None else None
+        first = ", ".join(
+            f"{f'{int(xs[i]):#x}' if xs is not None else f'[{i}]'}: got {int(gb.flat[i]):#x} "
+            f"want {int(wb.flat[i]):#x}"
+            for i in bad[:5]
+        )
+        pytest.fail(f"{label} {bad.size} mismatches; first: {first}".strip())
+
+
 def convert_with(tier, x, dst):
     """Converts with a named tier, bypassing dispatch (each tier compared in one process)."""
     x = np.asarray(x, order="C")

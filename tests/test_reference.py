@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import BF16, F16, F32, F64, PAIRS, all_16bit, bits, pair_id, reference
+from conftest import BF16, F16, F32, F64, PAIRS, all_16bit, assert_bits, bits, pair_id, reference
 from halfkit._exact import round_exact
 
 VECTORS_F32 = np.array(
@@ -24,28 +24,17 @@ def peer(x, dst):
         return x.astype(dst)
 
 
-def assert_same_bits(x, got, want):
-    gb, wb = bits(got), bits(want)
-    bad = np.flatnonzero(gb != wb)
-    if bad.size:
-        xs = bits(x)
-        first = ", ".join(
-            f"{int(xs[i]):#x}: got {int(gb[i]):#x} want {int(wb[i]):#x}" for i in bad[:5]
-        )
-        pytest.fail(f"{bad.size} mismatches; first: {first}")
-
-
 @pytest.mark.parametrize("pair", [p for p in PAIRS if p[0].itemsize == 2], ids=pair_id)
 def test_every_16bit_input_matches_peer(pair):
     src, dst = pair
     x = all_16bit(src)
-    assert_same_bits(x, reference(x, dst)[0], peer(x, dst))
+    assert_bits(x, reference(x, dst)[0], peer(x, dst))
 
 
 @pytest.mark.parametrize("dst", [F16, BF16], ids=lambda d: d.name)
 def test_f32_vectors_match_peer(dst):
     x = VECTORS_F32.view(F32)
-    assert_same_bits(x, reference(x, dst)[0], peer(x, dst))
+    assert_bits(x, reference(x, dst)[0], peer(x, dst))
 
 
 def _f32_chunks(step):
@@ -56,20 +45,20 @@ def _f32_chunks(step):
 
 def test_every_f32_input_to_bf16_matches_ml_dtypes():
     for x in _f32_chunks(1):
-        assert_same_bits(x, reference(x, BF16)[0], peer(x, BF16))
+        assert_bits(x, reference(x, BF16)[0], peer(x, BF16))
 
 
 def test_f32_to_f16_sample_matches_numpy():
     # numpy's float16 cast is scalar (about 300 s for all inputs): every 61st pattern here,
     # all of them in the slow test below.
     for x in _f32_chunks(61):
-        assert_same_bits(x, reference(x, F16)[0], peer(x, F16))
+        assert_bits(x, reference(x, F16)[0], peer(x, F16))
 
 
 @pytest.mark.slow
 def test_every_f32_input_to_f16_matches_numpy():
     for x in _f32_chunks(1):
-        assert_same_bits(x, reference(x, F16)[0], peer(x, F16))
+        assert_bits(x, reference(x, F16)[0], peer(x, F16))
 
 
 def _f64_cases(fmt):
@@ -95,7 +84,7 @@ def _f64_cases(fmt):
 
 def test_f64_to_f16_matches_numpy():
     x = _f64_cases(F16)
-    assert_same_bits(x, reference(x, F16)[0], peer(x, F16))
+    assert_bits(x, reference(x, F16)[0], peer(x, F16))
 
 
 def test_f64_to_bf16_matches_ml_dtypes_away_from_double_rounding():
@@ -106,7 +95,7 @@ def test_f64_to_bf16_matches_ml_dtypes_away_from_double_rounding():
         exact_in_f32 = x.astype(F32).astype(F64) == x
     xs = x[exact_in_f32 | np.isnan(x)]
     assert xs.size > 100_000
-    assert_same_bits(xs, reference(xs, BF16)[0], peer(xs, BF16))
+    assert_bits(xs, reference(xs, BF16)[0], peer(xs, BF16))
 
 
 @pytest.mark.parametrize("dst", [F16, BF16], ids=lambda d: d.name)
@@ -116,7 +105,7 @@ def test_f64_sources_are_correctly_rounded(dst):
     sample = rng.choice(x[~np.isnan(x)], size=20_000, replace=False)
     got = bits(reference(sample, dst)[0])
     want = np.array([round_exact(float(v), dst.name) for v in sample], dtype=np.uint16)
-    assert_same_bits(sample, got.view(dst), want.view(dst))
+    assert_bits(sample, got.view(dst), want.view(dst))
 
 
 @pytest.mark.parametrize(
@@ -142,7 +131,7 @@ def test_f64_nan_payloads():
         dtype=np.uint64,
     )  # fmt: skip
     x = payloads.view(F64)
-    assert_same_bits(x, reference(x, F16)[0], peer(x, F16))
+    assert_bits(x, reference(x, F16)[0], peer(x, F16))
     assert np.all(bits(reference(x, BF16)[0]) & 0x7FFF == 0x7FC0)
 
 

@@ -17,11 +17,12 @@ from conftest import (
     TIERS,
     UNSUPPORTED_TIERS,
     all_16bit,
+    assert_bits,
     bits,
     convert_with,
     pair_id,
     reference,
-)  # fmt: skip
+)
 
 pytestmark = pytest.mark.skipif(not SIMD_TIERS, reason="this CPU runs no SIMD tier")
 
@@ -29,14 +30,7 @@ pytestmark = pytest.mark.skipif(not SIMD_TIERS, reason="this CPU runs no SIMD ti
 def assert_tier_matches(tier, x, dst):
     want, want_ovf = reference(x, dst)
     got, got_ovf = convert_with(tier, x, dst)
-    gb, wb = bits(got), bits(want)
-    bad = np.flatnonzero(gb != wb)
-    if bad.size:
-        xs = bits(x)
-        first = ", ".join(
-            f"{int(xs[i]):#x}: got {int(gb[i]):#x} want {int(wb[i]):#x}" for i in bad[:5]
-        )
-        pytest.fail(f"{tier}: {bad.size} mismatches; first: {first}")
+    assert_bits(x, got, want, tier)
     assert got_ovf == want_ovf
 
 

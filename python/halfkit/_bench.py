@@ -44,7 +44,7 @@ def _median_time(fn: Callable[[], Any], budget: float) -> float:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    time.sleep(0.02)  # let other libraries' spinning threads settle before the next case
+    time.sleep(0.2)  # let other libraries' spinning threads settle before the next case
     return statistics.median(times)
 
 

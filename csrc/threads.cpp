@@ -39,6 +39,18 @@ inline void cpu_relax() {
 #endif
 }
 
+// A job lives on the caller's stack. Workers join it under the pool's mutex and only while it is
+// posted; the caller unposts it once every task has run and then waits only for the workers that
+// joined, never for ones still asleep (waking a blocked thread costs tens to hundreds of
+// microseconds on a virtual machine: more than a whole small job).
+struct Job {
+  const std::function<void(size_t)>* fn;
+  size_t n;
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> done{0};
+  std::atomic<int> users{0};
+};
+
 class Pool {
  public:
   explicit Pool(int threads) : threads_(threads) {
@@ -57,53 +69,66 @@ class Pool {
   bool try_run(size_t n_tasks, const std::function<void(size_t)>& fn) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
-    fn_ = &fn;
-    n_tasks_ = n_tasks;
-    next_.store(0, std::memory_order_relaxed);
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    Job job;
+    job.fn = &fn;
+    job.n = n_tasks;
     {
       std::lock_guard<std::mutex> lk(m_);
+      job_ = &job;
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
-    drain();
-    const auto until = std::chrono::steady_clock::now() + kSpin;
-    while (pending_.load(std::memory_order_acquire) != 0 &&
-           std::chrono::steady_clock::now() < until) {
-      cpu_relax();
+    run_tasks(job);
+    spin_until([&] { return job.done.load(std::memory_order_acquire) == job.n; });
+    {
+      std::unique_lock<std::mutex> lk(m_);
+      done_.wait(lk, [&] { return job.done.load(std::memory_order_acquire) == job.n; });
+      job_ = nullptr;  // from here no worker can join
     }
+    spin_until([&] { return job.users.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lk(m_);
-    done_.wait(lk, [this] { return pending_.load(std::memory_order_acquire) == 0; });
+    done_.wait(lk, [&] { return job.users.load(std::memory_order_acquire) == 0; });
     return true;
   }
 
  private:
-  void drain() {
+  template <class Pred>
+  static void spin_until(Pred ready) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (!ready() && std::chrono::steady_clock::now() < until) cpu_relax();
+  }
+
+  void run_tasks(Job& job) {
     for (;;) {
-      const size_t i = next_.fetch_add(1, std::memory_order_relaxed);
-      if (i >= n_tasks_) return;
-      (*fn_)(i);
+      const size_t i = job.next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= job.n) return;
+      (*job.fn)(i);
+      if (job.done.fetch_add(1, std::memory_order_acq_rel) + 1 == job.n) {
+        std::lock_guard<std::mutex> lk(m_);
+        done_.notify_all();
+      }
     }
   }
+
   void work() {
     size_t seen = 0;
     for (;;) {
-      const auto until = std::chrono::steady_clock::now() + kSpin;
-      while (generation_.load(std::memory_order_acquire) == seen &&
-             std::chrono::steady_clock::now() < until) {
-        cpu_relax();
-      }
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      Job* job = nullptr;
       {
         std::unique_lock<std::mutex> lk(m_);
         wake_.wait(lk,
                    [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
         if (stop_) return;
         seen = generation_.load(std::memory_order_acquire);
+        job = job_;
+        if (job) job->users.fetch_add(1, std::memory_order_acq_rel);
       }
-      drain();
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (!job) continue;  // that job finished before this worker woke
+      run_tasks(*job);
+      if (job->users.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lk(m_);
-        done_.notify_one();
+        done_.notify_all();
       }
     }
   }
@@ -115,10 +140,7 @@ class Pool {
   std::condition_variable wake_, done_;
   bool stop_ = false;
   std::atomic<size_t> generation_{0};
-  std::atomic<int> pending_{0};
-  const std::function<void(size_t)>* fn_ = nullptr;
-  size_t n_tasks_ = 0;
-  std::atomic<size_t> next_{0};
+  Job* job_ = nullptr;  // guarded by m_
 };
 
 std::mutex g_pool_mutex;

@@ -1,8 +1,9 @@
 // The GEMM driver (Goto/BLIS loop nest) over a tier's GemmKernel. Compiled without ISA flags.
 //
-//   for jc (NC columns of B)            B block kc x nc packed once, shared by the threads
-//     for pc (KC steps of k)
-//       for ic (MC rows of A), in parallel: A block mc x kc packed per task
+//   for jc (NC columns of B)
+//     for pc (KC steps of k)              B block kc x nc packed once (in parallel), shared
+//       for ranges of A's row panels, in parallel (two per thread; also column slices of the
+//       B block when there are few rows): A packed kMCPanels panels at a time, per task
 //         for jr (NR), for ir (MR): microkernel on an MR x NR tile of C
 #include "common/gemm.h"
 

@@ -72,14 +72,7 @@ void gemv(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_
 }  // namespace
 
 void fill_gemm_scalar(GemmTable& t) {
-  GemmKernel g;
-  g.mr = MR;
-  g.nr = NR;
-  g.ku = 1;
-  g.pack_a = &pack_a;
-  g.pack_b = &pack_b;
-  g.micro = &micro;
-  g.gemv = &gemv;
+  const GemmKernel g{MR, NR, 1, &pack_a, &pack_b, &micro, &gemv};
   t.kernel[num::kF16] = g;
   t.kernel[num::kBF16] = g;
 }

@@ -88,14 +88,10 @@ struct GemmBf16Pairs {
 
 void fill_gemm_avx512bf16(GemmTable& t) {
   t.kernel[num::kF16] = GemmF32<V512>::kernel();
-  GemmKernel& g = t.kernel[num::kBF16];
-  g.mr = GemmBf16Pairs::MR;
-  g.nr = GemmBf16Pairs::NR;
-  g.ku = 2;
-  g.pack_a = &GemmBf16Pairs::pack_a;
-  g.pack_b = &GemmBf16Pairs::pack_b;
-  g.micro = &GemmBf16Pairs::micro;
-  g.gemv = &GemmF32<V512>::gemv;  // memory-bound: widening is free, VDPBF16PS buys nothing
+  // GEMV is memory-bound: widening is free there and VDPBF16PS buys nothing.
+  t.kernel[num::kBF16] = GemmKernel{
+      GemmBf16Pairs::MR,     GemmBf16Pairs::NR,   2, &GemmBf16Pairs::pack_a, &GemmBf16Pairs::pack_b,
+      &GemmBf16Pairs::micro, &GemmF32<V512>::gemv};
 }
 
 }  // namespace halfkit

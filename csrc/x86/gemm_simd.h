@@ -209,17 +209,7 @@ struct GemmF32 {
 
   static typename V::F as_f(typename V::U32 u) { return V::as_float(u); }
 
-  static GemmKernel kernel() {
-    GemmKernel g;
-    g.mr = MR;
-    g.nr = NR;
-    g.ku = 1;
-    g.pack_a = &pack_a;
-    g.pack_b = &pack_b;
-    g.micro = &micro;
-    g.gemv = &gemv;
-    return g;
-  }
+  static GemmKernel kernel() { return GemmKernel{MR, NR, 1, &pack_a, &pack_b, &micro, &gemv}; }
 };
 
 }  // namespace

@@ -46,6 +46,72 @@ void convert(uintptr_t src, uintptr_t dst, const std::vector<int64_t>& shape,
   check(e, "halfkit CUDA conversion");
 }
 
+halfkit::cuda::GemmKernel gemm_kernel(const std::string& name) {
+  using halfkit::cuda::GemmKernel;
+  for (GemmKernel k :
+       {GemmKernel::kAuto, GemmKernel::kReference, GemmKernel::kSm80, GemmKernel::kSm90}) {
+    if (name == halfkit::cuda::gemm_kernel_name(k)) return k;
+  }
+  throw std::invalid_argument("unknown GEMM kernel '" + name +
+                              "'; accepted: auto, reference, sm80, sm90");
+}
+
+// Kernel names usable on a device of compute capability cc, weakest first.
+py::list gemm_kernels(int cc) {
+  using halfkit::cuda::GemmKernel;
+  // Operands every kernel accepts: 16-byte aligned, k-contiguous.
+  halfkit::cuda::GemmArgs g{};
+  g.m = g.n = g.k = g.batch = 1;
+  g.a = g.b = reinterpret_cast<const void*>(uintptr_t{256});
+  g.a_rs = g.b_cs = 8;
+  g.a_cs = g.b_rs = 1;
+  py::list out;
+  for (GemmKernel k : {GemmKernel::kReference, GemmKernel::kSm80, GemmKernel::kSm90}) {
+    if (halfkit::cuda::gemm_supported(k, cc, g)) out.append(halfkit::cuda::gemm_kernel_name(k));
+  }
+  return out;
+}
+
+std::string gemm(uintptr_t a, int64_t a_rs, int64_t a_cs, uintptr_t a_off, uintptr_t b,
+                 int64_t b_rs, int64_t b_cs, uintptr_t b_off, uintptr_t c, int64_t ldc,
+                 int64_t c_bs, int64_t m, int64_t n, int64_t k, int64_t batch, int in_format,
+                 int out_format, const std::string& kernel, uintptr_t stream) {
+  halfkit::cuda::GemmArgs g{};
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.batch = batch;
+  g.in_format = in_format;
+  g.out_format = out_format;
+  g.a = reinterpret_cast<const void*>(a);
+  g.a_rs = a_rs;
+  g.a_cs = a_cs;
+  g.a_off = reinterpret_cast<const int64_t*>(a_off);
+  g.b = reinterpret_cast<const void*>(b);
+  g.b_rs = b_rs;
+  g.b_cs = b_cs;
+  g.b_off = reinterpret_cast<const int64_t*>(b_off);
+  g.c = reinterpret_cast<void*>(c);
+  g.ldc = ldc;
+  g.c_bs = c_bs;
+  const halfkit::cuda::GemmKernel wanted = gemm_kernel(kernel);
+  halfkit::cuda::GemmKernel used = wanted;
+  cudaError_t e;
+  {
+    py::gil_scoped_release nogil;
+    e = halfkit::cuda::gemm(g, wanted, reinterpret_cast<cudaStream_t>(stream), &used);
+  }
+  if (e == cudaErrorInvalidValue) {
+    cudaGetLastError();
+    throw std::invalid_argument("GEMM kernel '" + kernel +
+                                "' cannot run these operands on this device (the tensor-core "
+                                "kernels need compute capability 8.0+, 9.0 for sm90, and "
+                                "16-byte aligned operands with one unit stride each)");
+  }
+  check(e, "halfkit CUDA GEMM");
+  return halfkit::cuda::gemm_kernel_name(used);
+}
+
 py::dict device_info(int device) {
   cudaDeviceProp p;
   check(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
@@ -55,6 +121,7 @@ py::dict device_info(int device) {
   d["multiprocessors"] = p.multiProcessorCount;
   d["memory_bytes"] = static_cast<size_t>(p.totalGlobalMem);
   d["l2_bytes"] = p.l2CacheSize;
+  d["gemm_kernels"] = gemm_kernels(p.major * 10 + p.minor);
   return d;
 }
 
@@ -65,6 +132,10 @@ PYBIND11_MODULE(_cuda, m) {
   m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("shape"),
         py::arg("src_strides"), py::arg("dst_strides"), py::arg("src_format"),
         py::arg("dst_format"), py::arg("stream"), py::arg("contiguous"));
+  m.def("gemm", &gemm, py::arg("a"), py::arg("a_rs"), py::arg("a_cs"), py::arg("a_off"),
+        py::arg("b"), py::arg("b_rs"), py::arg("b_cs"), py::arg("b_off"), py::arg("c"),
+        py::arg("ldc"), py::arg("c_bs"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("batch"),
+        py::arg("in_format"), py::arg("out_format"), py::arg("kernel"), py::arg("stream"));
   m.def("device_count", []() -> py::tuple {
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);

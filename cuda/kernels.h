@@ -18,5 +18,38 @@ cudaError_t convert(int sf, int df, const void* src, void* dst, size_t n, bool c
                     const int64_t* shape, const int64_t* src_strides, const int64_t* dst_strides,
                     cudaStream_t stream);
 
+// One batched product C = A B, float16 or bfloat16 inputs (in_format), float32 accumulation,
+// C float32 or rounded once to in the contract's way to float16/bfloat16 (out_format).
+// Strides and offsets count elements. Element (i, p) of matrix t of A is at
+// a + a_off[t] + i * a_rs + p * a_cs (a_off null: every matrix at offset 0); B likewise with
+// (p, j); C is dense rows: c + t * c_bs + i * ldc + j.
+struct GemmArgs {
+  int64_t m, n, k, batch;
+  int in_format, out_format;
+  const void* a;
+  int64_t a_rs, a_cs;
+  const int64_t* a_off;  // device memory, batch entries, or null
+  const void* b;
+  int64_t b_rs, b_cs;
+  const int64_t* b_off;
+  void* c;
+  int64_t ldc, c_bs;
+};
+
+// The kernels gemm() can run, weakest first; kAuto picks the fastest one the device and the
+// operands allow.
+enum class GemmKernel : int { kAuto = -1, kReference = 0, kSm80 = 1, kSm90 = 2 };
+
+const char* gemm_kernel_name(GemmKernel k);
+
+// Whether `kernel` can run these operands on a device of compute capability cc (major * 10 +
+// minor): the tensor-core kernels need each operand to have a unit stride along one of its two
+// axes, the other stride and every offset a multiple of 8 elements, and 16-byte aligned bases.
+bool gemm_supported(GemmKernel kernel, int cc, const GemmArgs& args);
+
+// Queues the product on `stream`; *used is the kernel that ran. cudaErrorInvalidValue when
+// `kernel` cannot take these operands (see gemm_supported).
+cudaError_t gemm(const GemmArgs& args, GemmKernel kernel, cudaStream_t stream, GemmKernel* used);
+
 }  // namespace cuda
 }  // namespace halfkit

@@ -85,6 +85,84 @@ def _convert(cupy: Any, x: Any, dst: Any, out: Any) -> Any:
     return y
 
 
+def matmul(
+    a: Any, b: Any, batch: tuple[int, ...], shape: tuple[int, ...], out: Any, res_dt: Any,
+    kernel: str,
+) -> Any:  # fmt: skip
+    """halfkit.matmul's GPU half; the arguments are checked and 1-D operands already promoted."""
+    import cupy
+    import numpy as np
+
+    from ._matmul import offsets
+
+    _require_cuda()
+    dev = a.device
+    for name, x in (("b", b), ("out", out)):
+        if x is not None and x.device.id != dev.id:
+            raise ValueError(
+                f"halfkit.matmul: a is on GPU {dev.id} but {name} is on GPU {x.device.id}"
+            )
+    with dev:
+        m, k = a.shape[-2:]
+        n = b.shape[-1]
+        full = batch + (m, n)
+        count = int(np.prod(batch, dtype=np.int64))
+        a, b = _tensor_operand(cupy, a, batch, count), _tensor_operand(cupy, b, batch, count)
+        direct = (
+            out is not None
+            and out.flags.c_contiguous
+            and not cupy.may_share_memory(out, a)
+            and not cupy.may_share_memory(out, b)
+        )
+        c = out.reshape(full) if direct else cupy.empty(full, res_dt)
+        if c.size:
+            item = a.itemsize
+            offs = [offsets(x, batch, count) // item for x in (a, b)]
+            dev_offs = [cupy.asarray(o) if count > 1 and o.any() else None for o in offs]
+            _cuda.gemm(
+                a.data.ptr, a.strides[-2] // item, a.strides[-1] // item,
+                0 if dev_offs[0] is None else dev_offs[0].data.ptr,
+                b.data.ptr, b.strides[-2] // item, b.strides[-1] // item,
+                0 if dev_offs[1] is None else dev_offs[1].data.ptr,
+                c.data.ptr, n, m * n, m, n, k, count,
+                FORMAT[native(a.dtype)], FORMAT[res_dt], kernel,
+                cupy.cuda.get_current_stream().ptr,
+            )  # fmt: skip
+        c = c.reshape(shape)
+        if direct:
+            return out
+        if out is None:
+            return c
+        cupy.copyto(out, c)
+        return out
+
+
+def tensor_friendly(shape: tuple[int, ...], strides: tuple[int, ...], ptr: int) -> bool:
+    """Whether the tensor-core kernels read this operand in place: one of the two matrix axes
+    has unit stride, the other stride and every batch stride are multiples of 16 bytes (or
+    the axis has extent 1), and the base is 16-byte aligned."""
+    if ptr % 16:
+        return False
+    rows, cols = shape[-2:]
+    rs, cs = strides[-2:]
+    if not (cs == 2 and (rows == 1 or rs % 16 == 0)) and not (
+        rs == 2 and (cols == 1 or cs % 16 == 0)
+    ):
+        return False
+    return all(d == 1 or s % 16 == 0 for d, s in zip(shape[:-2], strides[:-2], strict=True))
+
+
+def _tensor_operand(cupy: Any, x: Any, batch: tuple[int, ...], count: int) -> Any:
+    """x itself when the kernels can read it in place, else a row-major copy whose rows are
+    padded to a multiple of 8 elements."""
+    if count == 0 or x.size == 0 or tensor_friendly(x.shape, x.strides, x.data.ptr):
+        return x
+    cols = x.shape[-1]
+    y = cupy.empty(x.shape[:-1] + (-(-cols // 8) * 8,), native(x.dtype))[..., :cols]
+    y.view(cupy.uint16)[...] = x.view(cupy.uint16)  # bit copy: no bfloat16 arithmetic needed
+    return y
+
+
 def info() -> dict[str, Any]:
     d: dict[str, Any] = {"compiled": _cuda is not None}
     if _cuda is None:

@@ -27,12 +27,14 @@ def matmul(a: Any, b: Any, *, out: np.ndarray | None = None, out_dtype: Any = No
 
 
 def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
-    if _cupy.is_cupy(a) or _cupy.is_cupy(b):
-        raise TypeError("halfkit.matmul does not take CuPy arrays yet; use cupy.matmul")
+    gpu = _cupy.is_cupy(a) or _cupy.is_cupy(b)
+    kind = "CuPy array" if gpu else "numpy array"
     for name, x in (("a", a), ("b", b)):
-        if not isinstance(x, np.ndarray):
+        if gpu != _cupy.is_cupy(x) or (not gpu and not isinstance(x, np.ndarray)):
             raise TypeError(
-                f"halfkit.matmul: {name} must be a numpy array of {_INPUTS}, got {type(x).__name__}"
+                f"halfkit.matmul: {name} must be a {kind} of {_INPUTS}"
+                + (" (a and b both numpy or both CuPy)" if gpu else "")
+                + f", got {type(x).__name__}"
             )
         if x.ndim == 0:
             raise ValueError(f"halfkit.matmul: {name} is 0-d; matmul needs at least 1-D operands")
@@ -48,7 +50,7 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
             "(use np.matmul for float32/float64, or convert with halfkit.astype)"
         )
     if out_dtype is None:
-        res_dt = out.dtype if isinstance(out, np.ndarray) else float32
+        res_dt = out.dtype if out is not None and hasattr(out, "dtype") else float32
     else:
         res_dt = resolve(out_dtype, "out_dtype")
     if res_dt not in _OUTPUTS:
@@ -57,8 +59,8 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
             "float16, bfloat16"
         )
 
-    a2 = a[np.newaxis, :] if a.ndim == 1 else a
-    b2 = b[:, np.newaxis] if b.ndim == 1 else b
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
     m, k = a2.shape[-2:]
     k2, n = b2.shape[-2:]
     if k != k2:
@@ -74,10 +76,9 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
         ) from None
     shape = batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
     if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(
-                f"halfkit.matmul: out must be a numpy.ndarray, got {type(out).__name__}"
-            )
+        if gpu != _cupy.is_cupy(out) or (not gpu and not isinstance(out, np.ndarray)):
+            want = "a cupy.ndarray" if gpu else "a numpy.ndarray"
+            raise TypeError(f"halfkit.matmul: out must be {want}, got {type(out).__name__}")
         if out.dtype != res_dt:
             raise TypeError(
                 f"halfkit.matmul: out has dtype {out.dtype}, but the result is {res_dt}"
@@ -86,8 +87,10 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
             raise ValueError(
                 f"halfkit.matmul: out has shape {out.shape}, but the result has shape {shape}"
             )
-        if not out.flags.writeable:
+        if not gpu and not out.flags.writeable:
             raise ValueError("halfkit.matmul: out is read-only")
+    if gpu:
+        return _cupy.matmul(a2, b2, batch, shape, out, res_dt, tier or "auto")
 
     a2, b2 = _usable(a2), _usable(b2)
     full = batch + (m, n)
@@ -102,7 +105,7 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
     if c.size:
         count = int(np.prod(batch, dtype=np.int64))
         _core.matmul(
-            a2, b2, c, _offsets(a2, batch, count), _offsets(b2, batch, count), FORMAT[dt], tier
+            a2, b2, c, offsets(a2, batch, count), offsets(b2, batch, count), FORMAT[dt], tier
         )
     c = c.reshape(shape)
     if direct:
@@ -122,13 +125,14 @@ def _usable(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _offsets(x: np.ndarray, batch: tuple[int, ...], count: int) -> np.ndarray:
-    """Byte offset of each matrix of x in the broadcast stack."""
+def offsets(x: Any, batch: tuple[int, ...], count: int) -> np.ndarray:
+    """Byte offset of each matrix of x (numpy or CuPy) in the broadcast stack."""
+    off = np.zeros(max(count, 1), np.int64)
     if not batch:
-        return np.zeros(1, np.int64)
-    xb = np.broadcast_to(x, batch + x.shape[-2:])
+        return off
+    lead = len(batch) - (x.ndim - 2)
     idx = np.unravel_index(np.arange(count, dtype=np.int64), batch)
-    off = np.zeros(count, np.int64)
-    for i, s in zip(idx, xb.strides[:-2], strict=True):
-        off += i * s
+    for d, i in enumerate(idx[lead:]):
+        if x.shape[d] != 1:  # a broadcast axis repeats its one matrix
+            off += i * x.strides[d]
     return off

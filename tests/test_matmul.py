@@ -21,14 +21,14 @@ def oracle(a, b):
         return np.matmul(a.astype(np.float64), b.astype(np.float64))
 
 
-def bound(a, b, out_dtype=F32):
+def bound(a, b, out_dtype=F32, ulps=1):
     """|error| allowed per element: float32 accumulation over k products (k * 2^-24 relative to
-    sum |a||b|), an absolute 2^-126 per product for flushed subnormals (VDPBF16PS), and one
-    rounding of a 16-bit output type."""
+    sum |a||b|, times `ulps` for adders that truncate), an absolute 2^-126 per product for
+    flushed subnormals (VDPBF16PS), and one rounding of a 16-bit output type."""
     k = a.shape[-1]
     with np.errstate(invalid="ignore"):
         mag = np.matmul(np.abs(a.astype(np.float64)), np.abs(b.astype(np.float64)))
-    tol = (k + 1) * 2.0**-24 * mag + k * 2.0**-126 * (1 + mag)
+    tol = ulps * (k + 1) * 2.0**-24 * mag + k * 2.0**-126 * (1 + mag)
     if out_dtype == F16:
         tol += np.abs(oracle(a, b)) * 2.0**-11 + 2.0**-25
     elif out_dtype == BF16:
@@ -36,7 +36,7 @@ def bound(a, b, out_dtype=F32):
     return tol
 
 
-def check(got, a, b, out_dtype=F32):
+def check(got, a, b, out_dtype=F32, ulps=1):
     want = oracle(a, b)
     assert got.shape == want.shape
     assert got.dtype == out_dtype
@@ -45,7 +45,7 @@ def check(got, a, b, out_dtype=F32):
     assert np.array_equal(np.isnan(g), np.isnan(want)), "NaN pattern differs"
     assert np.array_equal(g[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
     err = np.abs(g[finite] - want[finite])
-    tol = bound(a, b, out_dtype)[finite]
+    tol = bound(a, b, out_dtype, ulps)[finite]
     worst = np.argmax(err - tol) if err.size else 0
     assert np.all(err <= tol), f"error {err.flat[worst]:.3g} over bound {tol.flat[worst]:.3g}"
 

@@ -11,6 +11,27 @@ def convert(
     stream: int,
     contiguous: bool,
 ) -> None: ...
+def gemm(
+    a: int,
+    a_rs: int,
+    a_cs: int,
+    a_off: int,
+    b: int,
+    b_rs: int,
+    b_cs: int,
+    b_off: int,
+    c: int,
+    ldc: int,
+    c_bs: int,
+    m: int,
+    n: int,
+    k: int,
+    batch: int,
+    in_format: int,
+    out_format: int,
+    kernel: str,
+    stream: int,
+) -> str: ...
 def device_count() -> tuple[int, str]: ...
 def device_info(device: int) -> dict[str, Any]: ...
 def runtime_version() -> int: ...

@@ -14,19 +14,22 @@ _INPUTS = "float16 or bfloat16 (ml_dtypes.bfloat16)"
 _OUTPUTS = {float32, float16, bfloat16}
 
 
-def matmul(a: Any, b: Any, *, out: np.ndarray | None = None, out_dtype: Any = None) -> Any:
-    """Matrix product of two float16 or two bfloat16 arrays, accumulated in float32.
+def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: Any = None) -> Any:
+    """Matrix product of two float16 or two bfloat16 arrays (numpy, or CuPy on one GPU),
+    accumulated in float32.
 
     Follows ``np.matmul``: 1-D operands are promoted (and the added axis removed), leading axes
     broadcast as a stack of matrices, any strides are accepted. The result is float32, or
     float16/bfloat16 when ``out_dtype`` (or ``out``'s dtype) asks for it: then the float32
     result is rounded once, at the end, by the conversion contract (overflow to float16 warns
-    like numpy). ``out`` must have the result's shape and dtype and be writeable.
+    like numpy; CuPy results never warn). ``out`` must have the result's shape and dtype, be
+    writeable, and be the same kind of array as the inputs.
     """
     return _matmul(a, b, out, out_dtype, "")
 
 
 def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
+    """matmul with a CPU tier or a GPU kernel name forced ('' or 'auto': the default)."""
     gpu = _cupy.is_cupy(a) or _cupy.is_cupy(b)
     kind = "CuPy array" if gpu else "numpy array"
     for name, x in (("a", a), ("b", b)):

@@ -109,14 +109,16 @@ const char* gemm_kernel_name(GemmKernel k) {
 
 bool gemm_supported(GemmKernel kernel, int cc, const GemmArgs& g) {
   bool ak, bk;
+  // With k = 0 no operand is read (gemm() writes the zeros), so any layout will do.
   switch (kernel) {
     case GemmKernel::kReference:
       return true;
     case GemmKernel::kSm80:
-      return cc >= 80 && layouts(g, &ak, &bk);
+      return cc >= 80 && (g.k == 0 || layouts(g, &ak, &bk));
     case GemmKernel::kSm90:
       // sm_90a machine code runs on compute capability 9.0 only.
-      return cc == 90 && gemm_sm90_compiled() && layouts(g, &ak, &bk) && gemm_sm90_takes(g, ak, bk);
+      return cc == 90 && gemm_sm90_compiled() &&
+             (g.k == 0 || (layouts(g, &ak, &bk) && gemm_sm90_takes(g, ak, bk)));
     default:
       return false;
   }
@@ -137,6 +139,7 @@ cudaError_t gemm(const GemmArgs& args, GemmKernel kernel, cudaStream_t stream, G
   } else if (!gemm_supported(kernel, cc, args)) {
     return cudaErrorInvalidValue;
   }
+  if (args.k == 0) kernel = GemmKernel::kReference;  // C = 0: nothing for tensor cores to do
   *used = kernel;
   if (args.m == 0 || args.n == 0 || args.batch == 0) return cudaSuccess;
   bool ak = true, bk = true;

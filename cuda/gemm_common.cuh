@@ -18,7 +18,8 @@ template <int OutFormat>
 __device__ __forceinline__ void store_c(void* c, int64_t off, const float* v, int count) {
   if constexpr (OutFormat == num::kF32) {
     float* p = static_cast<float*>(c) + off;
-    if (count == 2 && off % 2 == 0) {
+    // C may be any view CuPy calls C-contiguous: check the address, not the offset.
+    if (count == 2 && reinterpret_cast<uintptr_t>(p) % 8 == 0) {
       *reinterpret_cast<float2*>(p) = make_float2(v[0], v[1]);
     } else {
       for (int q = 0; q < count; ++q) p[q] = v[q];
@@ -29,7 +30,7 @@ __device__ __forceinline__ void store_c(void* c, int64_t off, const float* v, in
     for (int q = 0; q < count; ++q) {
       h[q] = num::convert_bits<num::kF32, OutFormat>(__float_as_uint(v[q]));
     }
-    if (count == 2 && off % 2 == 0) {
+    if (count == 2 && reinterpret_cast<uintptr_t>(p) % 4 == 0) {
       *reinterpret_cast<uint32_t*>(p) = static_cast<uint32_t>(h[0]) | (uint32_t{h[1]} << 16);
     } else {
       for (int q = 0; q < count; ++q) p[q] = h[q];

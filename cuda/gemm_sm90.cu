@@ -45,7 +45,7 @@ __device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
 }
 
 __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar));
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
 
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
@@ -56,7 +56,8 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
       "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
       "@!done bra wait_%=;\n"
       "}\n" ::"r"(bar),
-      "r"(parity));
+      "r"(parity)
+      : "memory");
 }
 
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int c0, int c1,
@@ -344,7 +345,7 @@ bool gemm_sm90_compiled() {
 bool gemm_sm90_takes(const GemmArgs& g, bool a_kmajor, bool b_kmajor) {
   // TMA addresses each operand as one 2-D tensor with 32-bit coordinates and positive strides
   // that cover a row; batches come with arbitrary offsets, which a tensor map cannot express.
-  const int64_t lim = int64_t{1} << 31;
+  const int64_t lim = (int64_t{1} << 31) - kBN;  // box coordinates run up to a tile past the end
   if (g.batch != 1 || g.a_off != nullptr || g.b_off != nullptr) return false;
   if (g.m >= lim || g.n >= lim || g.k >= lim) return false;
   const int64_t lda = a_kmajor ? g.a_rs : g.a_cs, a_inner = a_kmajor ? g.k : g.m;

@@ -144,6 +144,9 @@ def test_gpu_out_argument():
     strided = cupy.empty((3, 50, 60), F32).transpose(0, 2, 1)
     assert halfkit.matmul(a, b, out=strided) is strided
     check(cupy.asnumpy(strided), ha, hb, ulps=ULPS)
+    odd = cupy.empty(3 * 60 * 50 + 1, F32)[1:].reshape(3, 60, 50)  # C-contiguous, base 4 mod 8
+    halfkit.matmul(a, b, out=odd)
+    check(cupy.asnumpy(odd), ha, hb, ulps=ULPS)
     out16 = cupy.empty((3, 60, 50), BF16)
     halfkit.matmul(a, b, out=out16)  # the result dtype follows out
     check(cupy.asnumpy(out16), ha, hb, BF16, ulps=ULPS)

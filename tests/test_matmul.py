@@ -57,6 +57,7 @@ SHAPES = [
     (1, 300, 200), (200, 300, 1),  # GEMV both ways
     (37, 4099, 41),  # large k (several k blocks)
     (70, 600, 4200),  # more than one column block of B
+    (700, 530, 90),  # too many rows to pack A whole: the blocked path, two k blocks
 ]  # fmt: skip
 
 
@@ -160,13 +161,14 @@ def test_special_values(tier, dtype):
 
 
 def test_results_do_not_depend_on_thread_count():
-    a = rand((300, 700), BF16, seed=12)
-    b = rand((700, 500), BF16, seed=13)
-    results = []
-    for t in (1, 2, 5):
-        halfkit.set_num_threads(t)
-        results.append(halfkit.matmul(a, b))
-    assert all(np.array_equal(r, results[0]) for r in results)
+    for m in (300, 800):  # A packed whole, and A packed in blocks
+        a = rand((m, 700), BF16, seed=12)
+        b = rand((700, 500), BF16, seed=13)
+        results = []
+        for t in (1, 2, 5):
+            halfkit.set_num_threads(t)
+            results.append(halfkit.matmul(a, b))
+        assert all(np.array_equal(r, results[0]) for r in results)
 
 
 def test_bound_rejects_a_dropped_k_step():

@@ -50,6 +50,8 @@ struct GemmBf16Pairs {
         const char* r0 = b + 2 * q * rs + p * NR * cs;
         const char* r1 = 2 * q + 1 < k ? r0 + rs : nullptr;
         if (cs == 2 && cols == NR) {
+          GemmF32<V512>::prefetch_next_panel(r0);
+          if (r1) GemmF32<V512>::prefetch_next_panel(r1);
           HK_UNROLL for (int v = 0; v < 2; ++v) {
             const __m512i lo = V512::widen16(V512::load16(r0 + v * 32, 16));
             const __m512i hi = r1 ? V512::widen16(V512::load16(r1 + v * 32, 16)) : V512::zero();
@@ -69,6 +71,7 @@ struct GemmBf16Pairs {
     const __m512i* b = static_cast<const __m512i*>(bp);
     __m512 r[MR][2];
     HK_UNROLL for (int i = 0; i < MR; ++i) r[i][0] = r[i][1] = _mm512_setzero_ps();
+    GemmF32<V512>::prefetch_tile(c, ldc, m);
     for (int q = 0; q < kc / 2; ++q) {
       const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b));
       const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + 1));

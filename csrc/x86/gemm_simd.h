@@ -87,6 +87,15 @@ struct GemmF32 {
     }
   }
 
+  // Row-contiguous B is packed one panel (NR columns) at a time, down all k rows: each row's
+  // slice is a new cache line a whole row stride from the last, which the hardware prefetchers
+  // do not follow across pages. Asking for the next panel's slice of the same row one panel
+  // ahead hides the memory latency (measured: 128 x 4096 x 4096 float16 on one thread spent
+  // about 5 ms packing B without it).
+  static inline __attribute__((always_inline)) void prefetch_next_panel(const char* row) {
+    _mm_prefetch(row + NR * 2, _MM_HINT_T0);
+  }
+
   static void pack_b(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt, void* dst) {
     float* d = static_cast<float*>(dst);
     for (int p = 0; p * NR < n; ++p) {
@@ -95,6 +104,7 @@ struct GemmF32 {
         float* out = d + (static_cast<size_t>(p) * k + kk) * NR;
         const char* row = b + kk * rs + p * NR * cs;
         if (cs == 2 && cols == NR) {
+          prefetch_next_panel(row);
           HK_UNROLL for (int v = 0; v < NV; ++v) {
             V::store32(out + v * V::N, widen_vec(row + v * V::N * 2, fmt), V::N);
           }
@@ -103,6 +113,18 @@ struct GemmF32 {
           for (int j = cols; j < NR; ++j) out[j] = 0.0f;
         }
       }
+    }
+  }
+
+  // Pulls the C tile into L1 while the k loop runs: with C larger than the caches, the tile's
+  // loads and stores at the end otherwise wait on memory once per KC step.
+  static inline __attribute__((always_inline)) void prefetch_tile(const float* c, ptrdiff_t ldc,
+                                                                  int m) {
+    HK_UNROLL for (int i = 0; i < MR; ++i) {
+      if (i >= m) break;
+      const char* row = reinterpret_cast<const char*>(c + i * ldc);
+      _mm_prefetch(row, _MM_HINT_T0);
+      _mm_prefetch(row + NR * 4 - 1, _MM_HINT_T0);
     }
   }
 
@@ -138,6 +160,7 @@ struct GemmF32 {
     HK_UNROLL for (int i = 0; i < MR; ++i) {
       HK_UNROLL for (int j = 0; j < NV; ++j) r[i][j] = V::fzero();
     }
+    prefetch_tile(c, ldc, m);
     for (int kk = 0; kk < kc; ++kk) {
       typename V::F bv[NV];
       HK_UNROLL for (int j = 0; j < NV; ++j) bv[j] = V::fload(b + j * V::N);

@@ -51,22 +51,22 @@ struct GemmF32 {
   static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int fmt, void* dst) {
     float* d = static_cast<float*>(dst);
     if (cs == 2) {
-      // Rows contiguous (the usual case): widen W elements of each row at once, then spread
-      // them over the panel's k steps.
+      // Rows contiguous (the usual case): widen W elements of each row at once and transpose
+      // the W x W block in registers (element-wise copies made this a fifth of the time of a
+      // batch of 64^3 products).
       constexpr int W = static_cast<int>(V::N);
+      static_assert(MR <= W, "a panel's rows fit one transposed block");
       for (int p = 0; p * MR < m; ++p) {
         const int rows = m - p * MR < MR ? m - p * MR : MR;
         float* panel = d + static_cast<size_t>(p) * k * MR;
         int kk = 0;
         for (; kk + W <= k; kk += W) {
-          alignas(64) float tmp[MR][V::N];
-          for (int i = 0; i < rows; ++i) {
-            V::store32(tmp[i], widen_vec(a + (p * MR + i) * rs + kk * 2, fmt), V::N);
+          typename V::F blk[W];
+          HK_UNROLL for (int i = 0; i < W; ++i) {
+            blk[i] = i < rows ? as_f(widen_vec(a + (p * MR + i) * rs + kk * 2, fmt)) : V::fzero();
           }
-          for (int i = rows; i < MR; ++i) V::fstore(tmp[i], V::fzero());
-          HK_UNROLL for (int q = 0; q < W; ++q) {
-            HK_UNROLL for (int i = 0; i < MR; ++i) panel[(kk + q) * MR + i] = tmp[i][q];
-          }
+          V::transpose(blk);
+          HK_UNROLL for (int q = 0; q < W; ++q) V::fstore_n(panel + (kk + q) * MR, blk[q], MR);
         }
         for (; kk < k; ++kk) {
           for (int i = 0; i < MR; ++i) {

@@ -135,6 +135,26 @@ struct V256 {
   static F as_float(U32 u) { return _mm256_castsi256_ps(u); }
   static U32 zero() { return _mm256_setzero_si256(); }
 
+  // r[i][j] -> r[j][i] for an 8 x 8 block: 32-bit, then 64-bit interleaves inside 128-bit
+  // lanes, then the lanes swapped across.
+  static void transpose(F (&r)[8]) {
+    F t[8], u[8];
+    for (int i = 0; i < 4; ++i) {
+      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; ++i) {
+      u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+      u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+      u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+      u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+    for (int q = 0; q < 4; ++q) {
+      r[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
+      r[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
+    }
+  }
+
   static U16 cvt_ps_ph(U32 f) {
     return _mm256_cvtps_ph(_mm256_castsi256_ps(f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }

@@ -125,6 +125,33 @@ struct V512 {
   static F as_float(U32 u) { return _mm512_castsi512_ps(u); }
   static U32 zero() { return _mm512_setzero_si512(); }
 
+  // r[i][j] -> r[j][i] for a 16 x 16 block: 32-bit, then 64-bit interleaves inside 128-bit
+  // lanes, then a 4 x 4 transpose of the lanes.
+  static void transpose(F (&r)[16]) {
+    F t[16], u[16];
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4 i + q], lane L: column 4 L + q of rows 4 i .. 4 i + 3.
+    for (int i = 0; i < 4; ++i) {
+      u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+      u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+      u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+      u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+    for (int q = 0; q < 4; ++q) {
+      const F w0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44);
+      const F w1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xee);
+      const F w2 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44);
+      const F w3 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xee);
+      r[q] = _mm512_shuffle_f32x4(w0, w2, 0x88);
+      r[4 + q] = _mm512_shuffle_f32x4(w0, w2, 0xdd);
+      r[8 + q] = _mm512_shuffle_f32x4(w1, w3, 0x88);
+      r[12 + q] = _mm512_shuffle_f32x4(w1, w3, 0xdd);
+    }
+  }
+
   static U16 cvt_ps_ph(U32 f) {
     return _mm512_cvtps_ph(_mm512_castsi512_ps(f), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }

@@ -18,6 +18,7 @@ import halfkit
 import ml_dtypes
 import numpy as np
 from cuda_convert import time_ms
+from halfkit._bench import cublas_gemm_f32
 from halfkit._matmul import _matmul
 
 F16, BF16, F32 = np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32)
@@ -27,23 +28,6 @@ SHAPES = "1024,2048,4096,8192,128x4096x4096,4096x4096x11008,16384x4096x4096"
 def parse_shape(s: str) -> tuple[int, int, int]:
     parts = [int(p) for p in s.split("x")]
     return (parts[0],) * 3 if len(parts) == 1 else tuple(parts)  # type: ignore[return-value]
-
-
-def cublas_f32(cupy, a, b, c) -> None:
-    """c = a @ b (row-major) as cuBLAS's column-major c^T = b^T a^T, float32 out."""
-    from cupy.cuda import cublas, runtime
-
-    m, k = a.shape
-    n = b.shape[1]
-    dt = runtime.CUDA_R_16BF if a.dtype == BF16 else runtime.CUDA_R_16F
-    one, zero = np.ones(1, np.float32), np.zeros(1, np.float32)
-    handle = cupy.cuda.device.get_cublas_handle()
-    cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
-    cublas.gemmEx(
-        handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, n, m, k, one.ctypes.data,
-        b.data.ptr, dt, n, a.data.ptr, dt, k, zero.ctypes.data, c.data.ptr, runtime.CUDA_R_32F,
-        n, cublas.CUBLAS_COMPUTE_32F, cublas.CUBLAS_GEMM_DEFAULT,
-    )  # fmt: skip
 
 
 def measure(cupy, m: int, k: int, n: int, dt, kernels: list[str], reps: int) -> dict:
@@ -57,10 +41,10 @@ def measure(cupy, m: int, k: int, n: int, dt, kernels: list[str], reps: int) -> 
         return flop / (t_ms * 1e-3) / 1e12
 
     ref = cupy.empty((m, n), F32)
-    cublas_f32(cupy, a, b, ref)
+    cublas_gemm_f32(a, b, ref)
     mag = cupy.abs(a.astype(F32)) @ cupy.abs(b.astype(F32))
     row = {"shape": f"{m}x{k}x{n}", "dtype": dt.name}
-    row["cublas_tflops"] = tflops(time_ms(cupy, lambda: cublas_f32(cupy, a, b, c), reps))
+    row["cublas_tflops"] = tflops(time_ms(cupy, lambda: cublas_gemm_f32(a, b, c), reps))
     row["cupy_matmul_tflops"] = tflops(time_ms(cupy, lambda: cupy.matmul(a, b), reps))
     for kern in kernels:
         c.fill(cupy.nan)

@@ -75,9 +75,9 @@ bool layouts(const GemmArgs& g, bool* a_kmajor, bool* b_kmajor) {
          tensor_layout(g.b, g.n, g.b_cs, g.k, g.b_rs, b_kmajor);
 }
 
-// The wgmma kernel was written on a machine without a GPU. Until the GPU tests (tests/
-// test_cuda.py, which force every kernel by name) have passed on an H100/H200, kAuto does not
-// pick it; set this to true in the commit that records that run.
+// The wgmma kernel was written on a machine without a GPU. Until the GPU tests
+// (tests/test_cuda_gemm.py, which force every kernel by name) have passed on an H100/H200,
+// kAuto does not pick it; set this to true in the commit that records that run.
 constexpr bool kSm90Verified = false;
 
 int compute_capability() {

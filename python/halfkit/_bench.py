@@ -145,7 +145,48 @@ def gpu_cases(quick: bool) -> list[dict[str, Any]]:
                     peers={"cupy": lambda x=x, y=y: cupy.copyto(y, x, casting="unsafe")},
                 )
             )
+    for dt in (bfloat16, float16):
+        for n in [4096] if quick else [4096, 8192]:
+            rng = cupy.random.default_rng(n)
+            a = rng.standard_normal((n, n), dtype=cupy.float32).astype(dt)
+            b = rng.standard_normal((n, n), dtype=cupy.float32).astype(dt)
+            c, c2 = cupy.empty((n, n), float32), cupy.empty((n, n), float32)
+            out.append(
+                dict(
+                    kind="gpu matmul",
+                    op=f"gpu matmul {dt.name}",
+                    size=n,
+                    work=2.0 * n**3,
+                    unit="GFLOP/s",
+                    gpu=True,
+                    halfkit=lambda a=a, b=b, c=c: halfkit.matmul(a, b, out=c),
+                    peers={
+                        "cuBLAS (f32 out)": lambda a=a, b=b, c2=c2: cublas_gemm_f32(a, b, c2),
+                        "cupy.matmul (16-bit out)": lambda a=a, b=b: cupy.matmul(a, b),
+                    },
+                )
+            )
     return out
+
+
+def cublas_gemm_f32(a: Any, b: Any, c: Any) -> None:
+    """c = a @ b for 2-D C-contiguous 16-bit CuPy arrays through cublasGemmEx with float32
+    compute and output: the vendor's version of what halfkit.matmul does. Row-major c = a b is
+    column-major c^T = b^T a^T."""
+    import cupy
+    from cupy.cuda import cublas, runtime
+
+    m, k = a.shape
+    n = b.shape[1]
+    dt = runtime.CUDA_R_16BF if a.dtype == bfloat16 else runtime.CUDA_R_16F
+    one, zero = np.ones(1, np.float32), np.zeros(1, np.float32)
+    handle = cupy.cuda.device.get_cublas_handle()
+    cublas.setPointerMode(handle, cublas.CUBLAS_POINTER_MODE_HOST)
+    cublas.gemmEx(
+        handle, cublas.CUBLAS_OP_N, cublas.CUBLAS_OP_N, n, m, k, one.ctypes.data,
+        b.data.ptr, dt, n, a.data.ptr, dt, k, zero.ctypes.data, c.data.ptr, runtime.CUDA_R_32F,
+        n, cublas.CUBLAS_COMPUTE_32F, cublas.CUBLAS_GEMM_DEFAULT,
+    )  # fmt: skip
 
 
 def _gpu_time(fn: Callable[[], Any]) -> float:

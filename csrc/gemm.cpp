@@ -28,8 +28,10 @@ constexpr int kNC = 4096;
 // x 4 bytes = 1.3 MiB, which stays in a 2 MiB L2) and B panels are packed as they are used
 // (see gemm_few_rows).
 constexpr int kFewRowPanels = 48;
-// Up to this many rows of A, B is streamed unpacked (see GemmKernel::gemv).
+// Up to this many rows of A, B is streamed unpacked (see GemmKernel::gemv), in blocks of
+// kGemvKBlock rows (a multiple of 4: see GemmKernel::gemv for why that keeps the bits).
 constexpr int kGemvMaxRows = 4;
+constexpr int kGemvKBlock = 256;
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and reused across calls.
 void* scratch(std::vector<char>& buf, size_t bytes) {
@@ -48,9 +50,9 @@ int round_up(int x, int m) { return (x + m - 1) / m * m; }
 // time into a buffer that stays in L1 right before using them. Packing the whole B block
 // instead wrote it to memory and read it back: at 128 x 4096 x 4096 that was 15% of the time
 // on one thread.
-void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs,
-                   ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c,
-                   ptrdiff_t ldc, int m, int n, int k) {
+void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                   const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m,
+                   int n, int k) {
   const int mr = kern.mr, nr = kern.nr;
   const int m_panels = (m + mr - 1) / mr;
   const int n_panels = (n + nr - 1) / nr;
@@ -100,15 +102,24 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   const int mr = kern.mr, nr = kern.nr;
   const int threads = get_num_threads();
   if (m <= kGemvMaxRows) {
-    // Each element of B is used m times at most: stream B once per row instead of packing.
-    // Column chunks: a multiple of 64 (whole vector strips), a few per thread.
-    const int chunk = std::max(256, ((n + 4 * threads - 1) / (4 * threads) + 63) & ~63);
+    // Each element of B is used m times at most: stream B instead of packing it. Tasks are
+    // column chunks (multiples of 64 columns, about two per thread). With B's rows contiguous,
+    // a task walks its columns kGemvKBlock rows at a time and runs every row of A over that
+    // block (1 MiB at most, so rows after the first read it from L2): B comes from memory
+    // once, not m times.
+    const int per_thread = ((n + 2 * threads - 1) / (2 * threads) + 63) & ~63;
+    const int chunk = std::min(2048, std::max(256, per_thread));
     const int tasks = (n + chunk - 1) / chunk;
-    parallel_for(static_cast<size_t>(tasks) * m, [&](size_t t) {
-      const int i = static_cast<int>(t) / tasks;
-      const int j0 = static_cast<int>(t) % tasks * chunk;
-      kern.gemv(a + i * a_rs, a_cs, b + j0 * b_cs, b_rs, b_cs, k, std::min(chunk, n - j0), fmt,
-                c + i * ldc + j0);
+    const int kb = b_cs == 2 ? kGemvKBlock : k;
+    parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
+      const int j0 = static_cast<int>(t) * chunk;
+      const int cols = std::min(chunk, n - j0);
+      for (int k0 = 0; k0 < k; k0 += kb) {
+        for (int i = 0; i < m; ++i) {
+          kern.gemv(a + i * a_rs + k0 * a_cs, a_cs, b + k0 * b_rs + j0 * b_cs, b_rs, b_cs,
+                    std::min(kb, k - k0), cols, fmt, c + i * ldc + j0, k0 > 0);
+        }
+      }
     });
     return;
   }

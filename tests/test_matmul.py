@@ -160,6 +160,22 @@ def test_special_values(tier, dtype):
     assert np.isnan(got[5]).all() and np.isnan(got[3, 20])
 
 
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+def test_special_values_gemv(tier, dtype):
+    """Up to 4 rows, B is streamed four rows at a time: an inf in a short last group of rows, or
+    at a block boundary of k, must stay inf (not become 0 * inf = NaN)."""
+    for m, k, n in ((1, 5, 40), (3, 7, 70), (2, 261, 33), (1, 600, 300)):
+        a = rand((m, k), dtype, seed=k)
+        b = rand((k, n), dtype, seed=n)
+        b[k - 1, 0] = np.inf
+        b[k // 2, 1] = -np.inf
+        b[k - 2, 2] = np.nan
+        for bb in (b, np.asfortranarray(b)):  # rows contiguous, then columns contiguous
+            got = _matmul(a, bb, None, None, tier)
+            check(got, a, bb)
+
+
 def test_results_do_not_depend_on_thread_count():
     for m in (300, 800):  # A packed whole, and A packed in blocks
         a = rand((m, 700), BF16, seed=12)

@@ -25,10 +25,12 @@ struct GemmKernel {
   void (*micro)(int kc, const void* a, const void* b, float* c, ptrdiff_t ldc, int m, int n,
                 bool accumulate) = nullptr;
   // One row of A times B without packing (memory-bound shapes, where packing B would cost as
-  // much as the product): c[0:n] = a[0:k] (byte stride a_cs) * B (k x n). Fast when B's rows
-  // (b_cs == 2) or columns (b_rs == 2) are contiguous.
+  // much as the product): c[0:n] = (accumulate ? c : 0) + a[0:k] (byte stride a_cs) * B (k x n).
+  // Fast when B's rows (b_cs == 2) or columns (b_rs == 2) are contiguous. With rows
+  // contiguous, the sum runs down k in order, four rows at a time onto c: a product split into
+  // calls at multiples of 4 k steps gives the same bits as one call.
   void (*gemv)(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, int k,
-               int n, int fmt, float* c) = nullptr;
+               int n, int fmt, float* c, bool accumulate) = nullptr;
 };
 
 struct GemmTable {

@@ -174,31 +174,58 @@ struct GemmF32 {
     store_tile(r, c, ldc, m, n, accumulate);
   }
 
+  // c[0:nv] += sum over r < R of ak[r] * row[r][0:nv], in order of r. The next rows of B are
+  // requested while these are summed: a column chunk of a row is at most a page, and the
+  // hardware prefetchers do not cross into the next row's page on their own.
+  template <int R>
+  static inline __attribute__((always_inline)) void sweep(const float* ak, const char* const* row,
+                                                          ptrdiff_t b_rs, int nv, int fmt,
+                                                          float* c) {
+    constexpr int W = static_cast<int>(V::N);
+    typename V::F av[R];
+    HK_UNROLL for (int r = 0; r < R; ++r) av[r] = V::fbcast(&ak[r]);
+    for (int j = 0; j < nv; j += W) {
+      typename V::F acc = V::fload(c + j);
+      HK_UNROLL for (int r = 0; r < R; ++r) {
+        _mm_prefetch(row[r] + 4 * b_rs + j * 2, _MM_HINT_T0);
+        acc = V::fma(av[r], as_f(widen_vec(row[r] + j * 2, fmt)), acc);
+      }
+      V::fstore(c + j, acc);
+    }
+  }
+
   static void gemv(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
-                   int k, int n, int fmt, float* c) {
+                   int k, int n, int fmt, float* c, bool accumulate) {
     constexpr int W = static_cast<int>(V::N);
     if (b_cs == 2) {
       // B's rows are contiguous: c += a[kk..kk+3] * B[kk..kk+3, :], four rows per sweep, c (a
-      // slice of one row of C, a few KiB) in L1. Sweeping whole rows reads B in address order;
-      // a column strip at a time instead touched a new page per row and measured slower.
-      for (int j = 0; j < n; ++j) c[j] = 0.0f;
+      // slice of one row of C, at most 8 KiB) in L1.
+      if (!accumulate) {
+        for (int j = 0; j < n; ++j) c[j] = 0.0f;
+      }
       const int nv = n / W * W;
       for (int kk = 0; kk < k; kk += 4) {
         const int rows = k - kk < 4 ? k - kk : 4;
-        float ak[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        float ak[4];
         const char* row[4];
-        for (int r = 0; r < 4; ++r) {
-          row[r] = b + (kk + (r < rows ? r : 0)) * b_rs;
-          if (r < rows) ak[r] = widen(a + (kk + r) * a_cs, fmt);
+        for (int r = 0; r < rows; ++r) {
+          row[r] = b + (kk + r) * b_rs;
+          ak[r] = widen(a + (kk + r) * a_cs, fmt);
         }
-        typename V::F av[4];
-        HK_UNROLL for (int r = 0; r < 4; ++r) av[r] = V::fbcast(&ak[r]);
-        for (int j = 0; j < nv; j += W) {
-          typename V::F acc = V::fload(c + j);
-          HK_UNROLL for (int r = 0; r < 4; ++r) {
-            acc = V::fma(av[r], as_f(widen_vec(row[r] + j * 2, fmt)), acc);
-          }
-          V::fstore(c + j, acc);
+        // Only the rows that exist: a padding row with a zero weight would turn an inf of B
+        // into a NaN.
+        switch (rows) {
+          case 4:
+            sweep<4>(ak, row, b_rs, nv, fmt, c);
+            break;
+          case 3:
+            sweep<3>(ak, row, b_rs, nv, fmt, c);
+            break;
+          case 2:
+            sweep<2>(ak, row, b_rs, nv, fmt, c);
+            break;
+          default:
+            sweep<1>(ak, row, b_rs, nv, fmt, c);
         }
         for (int j = nv; j < n; ++j) {
           for (int r = 0; r < rows; ++r) c[j] += ak[r] * widen(row[r] + j * 2, fmt);
@@ -226,7 +253,7 @@ struct GemmF32 {
         for (int l = 0; l < W; ++l) s += lanes[v][l];
       }
       for (; kk < k; ++kk) s += widen(a + kk * a_cs, fmt) * widen(col + kk * b_rs, fmt);
-      c[j] = s;
+      c[j] = accumulate ? c[j] + s : s;
     }
   }
 

@@ -60,6 +60,18 @@ def all_16bit(dtype):
     return np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(dtype)
 
 
+def nudged_ties(dtype, limit):
+    """The ties between neighbouring positive values of a 16-bit format below limit, each moved
+    up and down by every bit of the float64 significand. Where float32 results are subnormal,
+    float32 drops more than 29 bits, so a sticky bit taken from 29 bits misses most of these."""
+    with np.errstate(invalid="ignore"):  # ml_dtypes flags signalling NaNs
+        v = all_16bit(dtype).astype(F64)
+    v = np.unique(v[(v >= 0) & (v < limit)])
+    ties = bits((v[:-1] + v[1:]) / 2).astype(np.int64)[:, None]
+    nudge = np.int64(1) << np.arange(52, dtype=np.int64)
+    return np.concatenate([(ties + nudge).ravel(), (ties - nudge).ravel()]).view(F64)
+
+
 def pair_id(p):
     return f"{p[0].name}->{p[1].name}"
 

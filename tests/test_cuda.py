@@ -5,7 +5,7 @@ import halfkit
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import BF16, F16, F32, F64, PAIRS, all_16bit, assert_bits, pair_id
+from conftest import BF16, F16, F32, F64, PAIRS, all_16bit, assert_bits, nudged_ties, pair_id
 
 CUDA = halfkit.kernel_info()["cuda"]
 
@@ -78,7 +78,10 @@ def test_f64_sources(dst):
     with np.errstate(invalid="ignore"):
         near = all_16bit(dst).astype(F64)
     near = near[np.isfinite(near)]
-    x = np.concatenate([rand, near, (near[:-1] + near[1:]) / 2, np.nextafter(near, np.inf)])
+    ties = nudged_ties(dst, 2.0**-124 if dst == BF16 else 2.0**-14)
+    x = np.concatenate(
+        [rand, near, (near[:-1] + near[1:]) / 2, np.nextafter(near, np.inf), ties, -ties]
+    )
     assert_bits(None, gpu_convert(x, dst), cpu_convert(x, dst))
 
 

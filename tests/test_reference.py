@@ -4,7 +4,19 @@ import math
 
 import numpy as np
 import pytest
-from conftest import BF16, F16, F32, F64, PAIRS, all_16bit, assert_bits, bits, pair_id, reference
+from conftest import (
+    BF16,
+    F16,
+    F32,
+    F64,
+    PAIRS,
+    all_16bit,
+    assert_bits,
+    bits,
+    nudged_ties,
+    pair_id,
+    reference,
+)
 from halfkit._exact import round_exact
 
 VECTORS_F32 = np.array(
@@ -106,6 +118,13 @@ def test_f64_sources_are_correctly_rounded(dst):
     got = bits(reference(sample, dst)[0])
     want = np.array([round_exact(float(v), dst.name) for v in sample], dtype=np.uint16)
     assert_bits(sample, got.view(dst), want.view(dst))
+
+
+def test_f64_to_bf16_is_correctly_rounded_near_subnormal_ties():
+    x = nudged_ties(BF16, 2.0**-124)
+    x = np.concatenate([x, -x])
+    want = np.array([round_exact(float(v), "bfloat16") for v in x], dtype=np.uint16)
+    assert_bits(x, reference(x, BF16)[0], want.view(BF16))
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from conftest import (
     assert_bits,
     bits,
     convert_with,
+    nudged_ties,
     pair_id,
     reference,
 )
@@ -59,6 +60,7 @@ def _f64_inputs():
     around = [near, (near[:-1] + near[1:]) / 2]
     for k in (-3, -1, 1, 3):
         around.append((bits(near).astype(np.int64) + k).astype(np.uint64).view(F64))
+    around += [nudged_ties(BF16, 2.0**-124), nudged_ties(F16, 2.0**-14)]
     nan_like = np.array(
         [0x7FF0000000000001, 0x7FF8000000000000, 0xFFF0000020000000, 0x7FF0000000000000,
          0x0000000000000001, 0x000FFFFFFFFFFFFF, 0x3810000000000000, 0x37FFFFFFFFFFFFFF],

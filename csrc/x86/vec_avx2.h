@@ -115,6 +115,19 @@ struct V256 {
     const __m128i nan = _mm_cmpgt_epi16(a, _mm_set1_epi16(0x7c00));  // a < 2^15: signed is fine
     return !_mm_testz_si128(nan, nan);
   }
+  static M nan(U32 f) {
+    const __m256 x = _mm256_castsi256_ps(f);
+    return _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+  }
+  static M nan_or_subnormal(U32 f) {
+    const U32 a = and_(f, set1(0x7fffffffu));
+    return mor(gt(a, 0x7f800000u), in_range(a, 1u, 0x800000u));
+  }
+  // The high 16 bits of every lane of a, then of b: 2N 16-bit values. packus works inside
+  // 128-bit lanes, so the 64-bit quarters come out as a0 b0 a1 b1 and are put back in order.
+  static U32 pack_hi16(U32 a, U32 b) {
+    return _mm256_permute4x64_epi64(_mm256_packus_epi32(srli<16>(a), srli<16>(b)), 0xd8);
+  }
   static M mor(M a, M b) { return _mm256_or_si256(a, b); }
   static M mnone() { return _mm256_setzero_si256(); }
   static bool any(M m) { return !_mm256_testz_si256(m, m); }

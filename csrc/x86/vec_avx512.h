@@ -105,6 +105,19 @@ struct V512 {
     const __m256i a = _mm256_and_si256(h, _mm256_set1_epi16(0x7fff));
     return _mm256_cmpgt_epu16_mask(a, _mm256_set1_epi16(0x7c00)) != 0;
   }
+  static M nan(U32 f) {
+    const __m512 x = _mm512_castsi512_ps(f);
+    return _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  }
+  // One VFPCLASSPS: quiet NaN (0x01), denormal (0x20), signalling NaN (0x80).
+  static M nan_or_subnormal(U32 f) { return _mm512_fpclass_ps_mask(_mm512_castsi512_ps(f), 0xa1); }
+  // The high 16 bits of every lane of a, then of b: 2N 16-bit values.
+  static U32 pack_hi16(U32 a, U32 b) {
+    const __m512i odd =
+        _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39, 37, 35, 33, 31, 29, 27,
+                         25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    return _mm512_permutex2var_epi16(a, odd, b);
+  }
   static M mor(M a, M b) { return M(a | b); }
   static M mnone() { return 0; }
   static bool any(M m) { return m != 0; }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "threads.h"
@@ -43,13 +44,21 @@ void* scratch(std::vector<char>& buf, size_t bytes) {
 thread_local std::vector<char> tl_a_buf;
 thread_local std::vector<char> tl_b_buf;
 
+// Names one packing of A (one KC step of one product) in gemm_few_rows, so a thread can tell
+// whether its own buffer already holds it.
+std::atomic<uint64_t> g_a_pack_count{0};
+thread_local uint64_t tl_a_pack = 0;
+
 int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 // A has few enough rows to be packed whole for each KC step and kept in L2, so each packed B
-// panel is needed once: pack A once (shared), and let each task pack its B panels one at a
-// time into a buffer that stays in L1 right before using them. Packing the whole B block
+// panel is needed once: every thread packs A for itself, and each task packs its B panels one
+// at a time into a buffer that stays in L1 right before using them. Packing the whole B block
 // instead wrote it to memory and read it back: at 128 x 4096 x 4096 that was 15% of the time
-// on one thread.
+// on one thread. One shared copy of A, packed in parallel, cost more than packing it twice:
+// every thread then read the half the other core had just written, through the other core's
+// cache (256^3 with 2 threads spent 19% more time in the microkernel than with one, and 2.5x
+// more in pack_a).
 void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                    const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m,
                    int n, int k) {
@@ -58,7 +67,6 @@ void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_r
   const int n_panels = (n + nr - 1) / nr;
   const int threads = get_num_threads();
   const size_t a_panel_max = static_cast<size_t>(round_up(kKC, kern.ku) / kern.ku) * mr * 4;
-  char* ap = static_cast<char*>(scratch(tl_a_buf, a_panel_max * m_panels));
   // Column slices of whole panels, a few per thread so a delayed thread can be helped.
   const int tasks = std::max(1, std::min(n_panels, 4 * threads));
   const int per = (n_panels + tasks - 1) / tasks;
@@ -67,13 +75,18 @@ void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_r
     const int kcp = round_up(kc, kern.ku);
     const size_t a_panel = static_cast<size_t>(kcp / kern.ku) * mr * 4;
     const size_t b_panel = static_cast<size_t>(kcp / kern.ku) * nr * 4;
-    parallel_for(static_cast<size_t>(m_panels), [&](size_t p) {
-      const int i0 = static_cast<int>(p) * mr;
-      kern.pack_a(a + i0 * a_rs + pc * a_cs, a_rs, a_cs, std::min(mr, m - i0), kc, fmt,
-                  ap + p * a_panel);
-    });
+    const uint64_t a_pack = g_a_pack_count.fetch_add(1, std::memory_order_relaxed) + 1;
     const bool accumulate = pc > 0;
     parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
+      char* ap = static_cast<char*>(scratch(tl_a_buf, a_panel_max * m_panels));
+      if (tl_a_pack != a_pack) {
+        for (int p = 0; p < m_panels; ++p) {
+          const int i0 = p * mr;
+          kern.pack_a(a + i0 * a_rs + pc * a_cs, a_rs, a_cs, std::min(mr, m - i0), kc, fmt,
+                      ap + p * a_panel);
+        }
+        tl_a_pack = a_pack;
+      }
       char* bp = static_cast<char*>(scratch(tl_b_buf, b_panel));
       const int p1 = std::min(n_panels, (static_cast<int>(t) + 1) * per);
       for (int pj = static_cast<int>(t) * per; pj < p1; ++pj) {

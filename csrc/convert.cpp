@@ -54,7 +54,8 @@ Space simplify(const ptrdiff_t* ss, const ptrdiff_t* ds, const ptrdiff_t* shape,
 }
 
 // Converts flat elements [begin, end) of the space (row-major over sp.dims).
-bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begin, size_t end) {
+bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begin, size_t end,
+          bool stream) {
   const Dim& in = sp.dims[sp.nd - 1];
   const size_t run = static_cast<size_t>(in.n);
   ptrdiff_t idx[kMaxDims] = {};
@@ -72,7 +73,7 @@ bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begi
   while (left > 0) {
     const size_t len = std::min(run - j, left);
     const ptrdiff_t jj = static_cast<ptrdiff_t>(j);
-    ovf |= fn(src + so + jj * in.ss, in.ss, dst + doff + jj * in.ds, in.ds, len);
+    ovf |= fn(src + so + jj * in.ss, in.ss, dst + doff + jj * in.ds, in.ds, len, stream);
     left -= len;
     j = 0;
     for (int k = sp.nd - 2; k >= 0; --k) {
@@ -94,9 +95,10 @@ bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, cha
                 size_t dst_size) {
   const Space sp = simplify(src_strides, dst_strides, shape, ndim, src_size, dst_size);
   if (sp.total == 0) return false;
+  const bool stream = sp.total * dst_size >= kStreamMinBytes;
   const int threads = get_num_threads();
   if (threads <= 1 || sp.total < kParallelMinElements) {
-    return walk(fn, sp, src, dst, 0, sp.total);
+    return walk(fn, sp, src, dst, 0, sp.total, stream);
   }
   // A few tasks per thread let a thread that was descheduled on a noisy machine be helped out;
   // boundaries fall on multiples of 64 elements, so threads writing a contiguous output never
@@ -108,7 +110,7 @@ bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, cha
   parallel_for(n_chunks, [&](size_t t) {
     const size_t b = t * chunk;
     const size_t e = std::min(sp.total, b + chunk);
-    if (walk(fn, sp, src, dst, b, e)) ovf.store(true, std::memory_order_relaxed);
+    if (walk(fn, sp, src, dst, b, e, stream)) ovf.store(true, std::memory_order_relaxed);
   });
   return ovf.load();
 }

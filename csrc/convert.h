@@ -13,6 +13,13 @@ namespace halfkit {
 // elements, 0.77-0.91x at 64K, 1.04-1.12x at 128K, 1.5-1.8x at 256K, 2x and more from 512K.
 constexpr size_t kParallelMinElements = size_t{1} << 17;
 
+// From this many destination bytes on, kernels may write around the caches (see ConvertFn).
+// Measured on the CI machine (2 cores, 2 MiB L2 each; the 260 MB L3 the VM reports gave little):
+// 2 threads, float16 -> float64 / float32, ordinary against non-temporal stores: 84 / 98
+// against 53 / 58 GB/s at 2 / 1 MB out, 48 / 57 against 56 / 65 at 8 / 4 MB, 27 / 54 against
+// 56 / 63 at 16 / 8 MB. Outputs up to 8 MB stay in cache for whatever reads them next.
+constexpr size_t kStreamMinBytes = size_t{8} << 20;
+
 // Converts every element of an ndim-dimensional array (shape, byte strides of each side).
 // Returns true when a float16 destination received an infinity from a finite value.
 bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,

@@ -12,6 +12,7 @@ from conftest import (
     F16,
     F32,
     F64,
+    FORMATS,
     PAIRS,
     SIMD_TIERS,
     TIERS,
@@ -117,6 +118,37 @@ def test_strided_and_unaligned_runs(tier):
     halfkit._core.convert(unaligned, y1, 2, 1, tier)
     halfkit._core.convert(unaligned, y2, 2, 1, "scalar")
     assert np.array_equal(bits(y1), bits(y2))
+
+
+@pytest.mark.parametrize("tier", SIMD_TIERS)
+@pytest.mark.parametrize("pair", [p for p in PAIRS if p[1].itemsize >= p[0].itemsize], ids=pair_id)
+def test_large_outputs_written_around_the_caches(tier, pair):
+    """Destinations of 8 MB and more take non-temporal stores: every start offset of the
+    destination, NaNs scattered so some streamed blocks are handed to the reference, both
+    thread counts, and a strided destination (which must not stream into its scatter buffer)."""
+    src, dst = pair
+    n = (8 << 20) // dst.itemsize + 37
+    rng = np.random.default_rng(17)
+    x = (rng.standard_normal(n + 8) * 1000).astype(src)
+    # Quiet NaNs in both formats; a signalling NaN in float16 (a plain number in bfloat16).
+    x.view(np.uint16)[rng.integers(0, n, 50)] = 0x7FC1
+    x.view(np.uint16)[rng.integers(0, n, 50)] = 0x7D01
+    want = np.empty(n + 8, dst)
+    halfkit._core.convert(x, want, FORMATS[src], FORMATS[dst], "scalar")
+    for threads in (1, 2):
+        halfkit.set_num_threads(threads)
+        for off in (0, 1, 5):
+            y = np.zeros(n + 8, dst)
+            halfkit._core.convert(
+                x[off : off + n], y[off : off + n], FORMATS[src], FORMATS[dst], tier
+            )
+            assert_bits(
+                x[off : off + n], y[off : off + n], want[off : off + n], f"{tier} off={off}"
+            )
+            assert not bits(y[:off]).any() and not bits(y[off + n :]).any()
+    y = np.zeros(2 * n, dst)
+    halfkit._core.convert(x[:n], y[::2], FORMATS[src], FORMATS[dst], tier)
+    assert_bits(x[:n], y[::2], want[:n], f"{tier} strided")
 
 
 def _run_forced(isa, code):

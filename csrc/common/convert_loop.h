@@ -49,11 +49,18 @@ bool ref_contig(const typename C::Src* s, typename C::Dst* d, size_t n) {
   return ovf;
 }
 
+// The reference loop with a tier kernel's signature (it has no other way to store).
+template <class C>
+bool ref_contig_kernel(const typename C::Src* s, typename C::Dst* d, size_t n, bool) {
+  return ref_contig<C>(s, d, n);
+}
+
 // Walks a strided (or unaligned) run in chunks: elements are gathered into aligned buffers with
 // memcpy, converted by the tier's contiguous kernel, and scattered back. Contiguous, aligned
-// runs go straight to the kernel.
-template <class C, bool (*Contig)(const typename C::Src*, typename C::Dst*, size_t)>
-bool run_strided(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n) {
+// runs go straight to the kernel. stream is passed on only where the kernel writes the
+// destination itself (never into the scatter buffer, which is meant to stay in L1).
+template <class C, bool (*Contig)(const typename C::Src*, typename C::Dst*, size_t, bool)>
+bool run_strided(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n, bool stream) {
   using Src = typename C::Src;
   using Dst = typename C::Dst;
   const bool src_direct = ss == static_cast<ptrdiff_t>(sizeof(Src)) &&
@@ -61,7 +68,7 @@ bool run_strided(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t 
   const bool dst_direct = ds == static_cast<ptrdiff_t>(sizeof(Dst)) &&
                           reinterpret_cast<uintptr_t>(dst) % sizeof(Dst) == 0;
   if (src_direct && dst_direct) {
-    return Contig(reinterpret_cast<const Src*>(src), reinterpret_cast<Dst*>(dst), n);
+    return Contig(reinterpret_cast<const Src*>(src), reinterpret_cast<Dst*>(dst), n, stream);
   }
   constexpr size_t kChunk = 512;
   alignas(64) Src sbuf[kChunk];
@@ -76,7 +83,8 @@ bool run_strided(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t 
         memcpy(&sbuf[i], sp + static_cast<ptrdiff_t>(i) * ss, sizeof(Src));
     }
     Dst* out = dst_direct ? reinterpret_cast<Dst*>(dp) : dbuf;
-    ovf |= Contig(src_direct ? reinterpret_cast<const Src*>(sp) : sbuf, out, k);
+    ovf |=
+        Contig(src_direct ? reinterpret_cast<const Src*>(sp) : sbuf, out, k, stream && dst_direct);
     if (!dst_direct) {
       for (size_t i = 0; i < k; ++i)
         memcpy(dp + static_cast<ptrdiff_t>(i) * ds, &dbuf[i], sizeof(Dst));

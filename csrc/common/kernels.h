@@ -13,9 +13,10 @@ const char* isa_name(Isa isa);
 
 // Converts n elements from src to dst. Strides are in bytes and may be negative or unaligned.
 // Returns true when a finite value became infinite in a float16 destination (numpy's overflow
-// condition); always false for other destinations.
+// condition); always false for other destinations. stream: the whole destination is far larger
+// than the caches, so a kernel may write it around them (non-temporal stores).
 using ConvertFn = bool (*)(const char* src, ptrdiff_t src_stride, char* dst, ptrdiff_t dst_stride,
-                           size_t n);
+                           size_t n, bool stream);
 
 struct ConvertTable {
   // [src][dst]; null where the pair is not a 16-bit conversion (float32 <-> float64 and

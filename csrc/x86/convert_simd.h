@@ -55,7 +55,7 @@ struct SimdTier {
   // where the per-block path spends a shift, a NaN select and a narrowing on each (AVX-512:
   // 2.5x fewer vector uops for float32 -> bfloat16). Returns false, having written nothing,
   // for the per-block path to take both.
-  template <class C>
+  template <class C, bool kStream>
   static HK_INLINE bool pair_to_bf16(const typename C::Src* s, typename C::Dst* d) {
     using namespace num;
     constexpr int S = C::kSrc;
@@ -72,13 +72,13 @@ struct SimdTier {
     const M rare = S == kF64 ? V::mor(V::nan_or_subnormal(f[0]), V::nan_or_subnormal(f[1]))
                              : V::mor(V::nan(f[0]), V::nan(f[1]));
     if (V::any(rare)) return false;
-    V::store32(d, V::pack_hi16(round_bf16(f[0]), round_bf16(f[1])), V::N);
+    V::template store32<kStream>(d, V::pack_hi16(round_bf16(f[0]), round_bf16(f[1])), V::N);
     return true;
   }
 
   // Converts n <= V::N elements; returns false (having written nothing) to hand the block to
   // the reference loop.
-  template <class C>
+  template <class C, bool kStream = false>
   static HK_INLINE bool block(const typename C::Src* s, typename C::Dst* d, size_t n, M& ovf) {
     using namespace num;
     constexpr int S = C::kSrc;
@@ -108,11 +108,11 @@ struct SimdTier {
     }
 
     if constexpr (D == kF32) {
-      V::store32(d, f, n);
+      V::template store32<kStream>(d, f, n);
     } else if constexpr (D == kF64) {
-      V::store_f64(d, f, n);
+      V::template store_f64<kStream>(d, f, n);
     } else if constexpr (D == kBF16) {
-      V::store16(d, to_bf16(f), n);
+      V::template store16<kStream>(d, to_bf16(f), n);
     } else {
       const U32 a = V::and_(f, V::set1(0x7fffffffu));
       // One compare finds every lane at or above 65520 (overflow, inf, NaN); only blocks that
@@ -133,43 +133,71 @@ struct SimdTier {
         // ml_dtypes gives every NaN the canonical float16 NaN.
         const U32 qnan =
             V::or_(V::and_(V::template srli<16>(f), V::set1(0x8000u)), V::set1(0x7e00u));
-        V::store16(d, V::narrow32(V::select(V::gt(a, 0x7f800000u), qnan, V::widen16(h))), n);
+        V::template store16<kStream>(
+            d, V::narrow32(V::select(V::gt(a, 0x7f800000u), qnan, V::widen16(h))), n);
       } else {
-        V::store16(d, h, n);
+        V::template store16<kStream>(d, h, n);
       }
     }
     return true;
   }
 
+  // With stream set (a destination far larger than the caches), full blocks are written with
+  // non-temporal stores where the destination is at least as wide as the source: ordinary
+  // stores first read every destination line they fill, which costs as much memory traffic as
+  // the conversion itself there (64M elements, 2 threads: float16 -> float64 22 -> 50 GB/s,
+  // float16 -> float32 22 -> 46 GB/s; narrowing conversions gained nothing).
   template <class C>
-  static bool contig(const typename C::Src* s, typename C::Dst* d, size_t n) {
+  static bool contig(const typename C::Src* s, typename C::Dst* d, size_t n, bool stream) {
+    if constexpr (sizeof(typename C::Dst) >= sizeof(typename C::Src)) {
+      if (stream) {
+        const bool ovf = contig_blocks<C, true>(s, d, n);
+        _mm_sfence();  // non-temporal stores are weakly ordered: finish them before returning
+        return ovf;
+      }
+    }
+    return contig_blocks<C, false>(s, d, n);
+  }
+
+  template <class C, bool kStream>
+  static bool contig_blocks(const typename C::Src* s, typename C::Dst* d, size_t n) {
     M ovf = V::mnone();
     bool ref_ovf = false;
     // numpy's large buffers start 16 bytes past a page boundary, so full-width accesses would
     // split cache lines. A partial first block aligns the side with the wider accesses (the
     // larger element), which measured best: +25-30% at 64K elements for float32 -> float16.
+    // Streaming stores need the destination aligned to their width: a whole line, here.
     constexpr bool kAlignSrc = sizeof(*s) > sizeof(*d);
     constexpr size_t kElem = kAlignSrc ? sizeof(*s) : sizeof(*d);
-    constexpr size_t kAlign = V::N * kElem < 64 ? V::N * kElem : 64;
+    constexpr size_t kAlign = kStream || V::N * kElem >= 64 ? 64 : V::N * kElem;
     const uintptr_t addr =
         kAlignSrc ? reinterpret_cast<uintptr_t>(s) : reinterpret_cast<uintptr_t>(d);
-    size_t i = (kAlign - (addr & (kAlign - 1))) % kAlign / kElem;
-    if (i > n) i = n;
-    if (i > 0 && !block<C>(s, d, i, ovf)) ref_ovf |= ref_contig<C>(s, d, i);
+    size_t head = (kAlign - (addr & (kAlign - 1))) % kAlign / kElem;
+    if (head > n) head = n;
+    size_t i = 0;
+    while (i < head) {
+      const size_t len = head - i < V::N ? head - i : V::N;
+      if (!block<C>(s + i, d + i, len, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, len);
+      i += len;
+    }
     // Two blocks per iteration: the blocks are independent, and the wider loop body lets the
     // core overlap their conversions (measured on AVX-512: +20% for float64 sources, a few
     // percent elsewhere).
     for (; i + 2 * V::N <= n; i += 2 * V::N) {
       if constexpr (C::kDst == num::kBF16 && !V::kNativeBf16) {
-        if (pair_to_bf16<C>(s + i, d + i)) continue;
+        if (pair_to_bf16<C, kStream>(s + i, d + i)) continue;
       }
-      if (!block<C>(s + i, d + i, V::N, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, V::N);
-      if (!block<C>(s + i + V::N, d + i + V::N, V::N, ovf)) {
+      if (!block<C, kStream>(s + i, d + i, V::N, ovf)) {
+        ref_ovf |= ref_contig<C>(s + i, d + i, V::N);
+      }
+      if (!block<C, kStream>(s + i + V::N, d + i + V::N, V::N, ovf)) {
         ref_ovf |= ref_contig<C>(s + i + V::N, d + i + V::N, V::N);
       }
     }
     for (; i + V::N <= n; i += V::N) {
-      if (!block<C>(s + i, d + i, V::N, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, V::N);
+      if (!block<C, kStream>(s + i, d + i, V::N, ovf)) {
+        ref_ovf |= ref_contig<C>(s + i, d + i, V::N);
+      }
     }
     if (i < n && !block<C>(s + i, d + i, n - i, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, n - i);
     return ref_ovf || V::any(ovf);
@@ -177,9 +205,9 @@ struct SimdTier {
 
   template <class C>
   struct Kernel {
-    static bool run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n) {
+    static bool run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n, bool stream) {
       MxcsrGuard guard;
-      return run_strided<C, &SimdTier::contig<C>>(src, ss, dst, ds, n);
+      return run_strided<C, &SimdTier::contig<C>>(src, ss, dst, ds, n, stream);
     }
   };
 };

@@ -39,18 +39,25 @@ struct V256 {
   static U16 load16(const void* p, size_t n) {
     return n == N ? _mm_loadu_si128(static_cast<const __m128i*>(p)) : load_part<U16>(p, 2 * n);
   }
+  // kStream: a non-temporal store for a full block (p aligned to the store's width).
+  template <bool kStream = false>
   static void store32(void* p, U32 v, size_t n) {
-    if (n == N) {
-      _mm256_storeu_si256(static_cast<__m256i*>(p), v);
-    } else {
+    if (n != N) {
       store_part(p, v, 4 * n);
+    } else if constexpr (kStream) {
+      _mm256_stream_si256(static_cast<__m256i*>(p), v);
+    } else {
+      _mm256_storeu_si256(static_cast<__m256i*>(p), v);
     }
   }
+  template <bool kStream = false>
   static void store16(void* p, U16 v, size_t n) {
-    if (n == N) {
-      _mm_storeu_si128(static_cast<__m128i*>(p), v);
-    } else {
+    if (n != N) {
       store_part(p, v, 2 * n);
+    } else if constexpr (kStream) {
+      _mm_stream_si128(static_cast<__m128i*>(p), v);
+    } else {
+      _mm_storeu_si128(static_cast<__m128i*>(p), v);
     }
   }
   static F64 load64(const void* p, size_t n) {
@@ -80,11 +87,15 @@ struct V256 {
   static U32 to_f32_odd_fast(F64 x) {
     return _mm256_set_m128i(odd_half_fast(x.hi), odd_half_fast(x.lo));
   }
+  template <bool kStream = false>
   static void store_f64(void* p, U32 f, size_t n) {
     F64 r = {_mm256_cvtps_pd(_mm_castsi128_ps(_mm256_castsi256_si128(f))),
              _mm256_cvtps_pd(_mm_castsi128_ps(_mm256_extracti128_si256(f, 1)))};
-    if (n == N) {
-      double* d = static_cast<double*>(p);
+    double* d = static_cast<double*>(p);
+    if (n == N && kStream) {
+      _mm256_stream_pd(d, r.lo);
+      _mm256_stream_pd(d + 4, r.hi);
+    } else if (n == N) {
       _mm256_storeu_pd(d, r.lo);
       _mm256_storeu_pd(d + 4, r.hi);
     } else {

@@ -27,18 +27,25 @@ struct V512 {
     return n == N ? _mm256_loadu_si256(static_cast<const __m256i*>(p))
                   : _mm256_maskz_loadu_epi16(tail(n), p);
   }
+  // kStream: a non-temporal store for a full block (p aligned to the store's width).
+  template <bool kStream = false>
   static void store32(void* p, U32 v, size_t n) {
-    if (n == N) {
-      _mm512_storeu_si512(p, v);
-    } else {
+    if (n != N) {
       _mm512_mask_storeu_epi32(p, tail(n), v);
+    } else if constexpr (kStream) {
+      _mm512_stream_si512(static_cast<__m512i*>(p), v);
+    } else {
+      _mm512_storeu_si512(p, v);
     }
   }
+  template <bool kStream = false>
   static void store16(void* p, U16 v, size_t n) {
-    if (n == N) {
-      _mm256_storeu_si256(static_cast<__m256i*>(p), v);
-    } else {
+    if (n != N) {
       _mm256_mask_storeu_epi16(p, tail(n), v);
+    } else if constexpr (kStream) {
+      _mm256_stream_si256(static_cast<__m256i*>(p), v);
+    } else {
+      _mm256_storeu_si256(static_cast<__m256i*>(p), v);
     }
   }
   static F64 load64(const void* p, size_t n) {
@@ -70,11 +77,15 @@ struct V512 {
   static U32 to_f32_odd_fast(F64 x) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(odd_half_fast(x.lo)), odd_half_fast(x.hi), 1);
   }
+  template <bool kStream = false>
   static void store_f64(void* p, U32 f, size_t n) {
     double* d = static_cast<double*>(p);
     const __m512d lo = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_castsi512_si256(f)));
     const __m512d hi = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(f, 1)));
-    if (n == N) {
+    if (n == N && kStream) {
+      _mm512_stream_pd(d, lo);
+      _mm512_stream_pd(d + 8, hi);
+    } else if (n == N) {
       _mm512_storeu_pd(d, lo);
       _mm512_storeu_pd(d + 8, hi);
     } else {

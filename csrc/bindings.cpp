@@ -46,9 +46,12 @@ constexpr int kOverlap = -1;
 // src and dst are arrays of the same shape whose item sizes match the formats; the Python
 // layer has checked the dtypes, and these checks guard the memory accesses. Returns 1 when a
 // float16 destination overflowed, 0 otherwise, and kOverlap (having written nothing) when
-// check_overlap is set and the two arrays' memory may overlap.
+// check_overlap is set and the two arrays' memory may overlap. fresh_dst: dst was just
+// allocated, so its pages are first touched here; the kernel zeroes each page into the cache on
+// that first touch, and writing around the cache would then cost more than it saves (64M
+// elements, float16 -> float64, 2 threads: 48 ms with ordinary stores, 62 ms with streaming).
 int convert(const py::array& src, py::array& dst, int sf, int df, const std::string& tier,
-            bool check_overlap) {
+            bool check_overlap, bool fresh_dst) {
   if (sf < 0 || sf >= num::kNumFormats || df < 0 || df >= num::kNumFormats) {
     throw py::value_error("format codes must be in [0, 4)");
   }
@@ -75,7 +78,9 @@ int convert(const py::array& src, py::array& dst, int sf, int df, const std::str
   const ptrdiff_t* ss = src.strides();
   const ptrdiff_t* ds = dst.strides();
   py::gil_scoped_release nogil;
-  return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df]) ? 1 : 0;
+  const bool ovf =
+      convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst);
+  return ovf ? 1 : 0;
 }
 
 // Batched GEMM: for each i, c[i] (m x n float32, C order) = a at byte offset a_off[i] (m x k,
@@ -142,8 +147,10 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "halfkit's CPU kernels (internal: use the halfkit package)";
   m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("src_format"),
         py::arg("dst_format"), py::arg("tier") = std::string(), py::arg("check_overlap") = false,
+        py::arg("fresh_dst") = false,
         "Convert src into dst (same shape); returns 1 when a float16 destination overflowed, "
-        "else 0, or -1 (nothing written) when check_overlap is set and the arrays overlap.");
+        "else 0, or -1 (nothing written) when check_overlap is set and the arrays overlap. "
+        "fresh_dst: dst was just allocated and not yet written.");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("a_offsets"),
         py::arg("b_offsets"), py::arg("format"), py::arg("tier") = std::string(),
         "Batched 16-bit GEMM with float32 accumulation into the C-contiguous float32 array c.");

@@ -92,10 +92,10 @@ bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begi
 
 bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
                 const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
-                size_t dst_size) {
+                size_t dst_size, bool may_stream) {
   const Space sp = simplify(src_strides, dst_strides, shape, ndim, src_size, dst_size);
   if (sp.total == 0) return false;
-  const bool stream = sp.total * dst_size >= kStreamMinBytes;
+  const bool stream = may_stream && sp.total * dst_size >= kStreamMinBytes;
   const int threads = get_num_threads();
   if (threads <= 1 || sp.total < kParallelMinElements) {
     return walk(fn, sp, src, dst, 0, sp.total, stream);

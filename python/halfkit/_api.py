@@ -41,7 +41,7 @@ def astype(x: Any, dtype: Any, *, out: np.ndarray | None = None) -> Any:
         if codes is not None:
             if out is None:
                 y = np.empty_like(x, dtype=dst)
-                if _core.convert(x, y, *codes):
+                if _core.convert(x, y, *codes, "", False, True):
                     _report_overflow()
                 return y
             if type(out) is np.ndarray and out.dtype == dst and out.shape == x.shape:
@@ -95,7 +95,7 @@ def _astype_general(x: Any, dst: np.dtype, out: Any) -> Any:
         target = out
         if np.may_share_memory(xa, out):
             xa = xa.copy()
-    overflow = _core.convert(xa, target, *codes)
+    overflow = _core.convert(xa, target, *codes, "", False, target is not out)
     if out is None:
         y = target if dst.isnative else target.astype(dst)
     else:

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <string>
+#include <vector>
 
 #include "convert.h"
 #include "cpu_features.h"
@@ -43,13 +44,31 @@ std::pair<const char*, const char*> extent(const py::array& a) {
 
 constexpr int kOverlap = -1;
 
+bool overlap(const py::array& a, const py::array& b) {
+  const auto x = extent(a), y = extent(b);
+  return x.first < y.second && y.first < x.second;
+}
+
+// Runs a conversion between arrays already checked, with the GIL released. fresh_dst: dst was
+// just allocated, so its pages are first touched here; the kernel zeroes each page into the
+// cache on that first touch, and writing around the cache would then cost more than it saves
+// (64M elements, float16 -> float64, 2 threads: 48 ms with ordinary stores, 62 ms streaming).
+bool run_convert(ConvertFn fn, const py::array& src, py::array& dst, int sf, int df,
+                 bool fresh_dst) {
+  const char* s = static_cast<const char*>(src.data());
+  char* d = static_cast<char*>(dst.mutable_data());
+  const ptrdiff_t* shape = src.shape();
+  const ptrdiff_t* ss = src.strides();
+  const ptrdiff_t* ds = dst.strides();
+  const int nd = static_cast<int>(src.ndim());
+  py::gil_scoped_release nogil;
+  return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst);
+}
+
 // src and dst are arrays of the same shape whose item sizes match the formats; the Python
 // layer has checked the dtypes, and these checks guard the memory accesses. Returns 1 when a
 // float16 destination overflowed, 0 otherwise, and kOverlap (having written nothing) when
-// check_overlap is set and the two arrays' memory may overlap. fresh_dst: dst was just
-// allocated, so its pages are first touched here; the kernel zeroes each page into the cache on
-// that first touch, and writing around the cache would then cost more than it saves (64M
-// elements, float16 -> float64, 2 threads: 48 ms with ordinary stores, 62 ms with streaming).
+// check_overlap is set and the two arrays' memory may overlap.
 int convert(const py::array& src, py::array& dst, int sf, int df, const std::string& tier,
             bool check_overlap, bool fresh_dst) {
   if (sf < 0 || sf >= num::kNumFormats || df < 0 || df >= num::kNumFormats) {
@@ -68,19 +87,70 @@ int convert(const py::array& src, py::array& dst, int sf, int df, const std::str
     throw py::value_error("array item sizes do not match the format codes");
   }
   if (!dst.writeable()) throw py::value_error("halfkit.astype: out is read-only");
-  if (check_overlap) {
-    const auto a = extent(src), b = extent(dst);
-    if (a.first < b.second && b.first < a.second) return kOverlap;
+  if (check_overlap && overlap(src, dst)) return kOverlap;
+  return run_convert(fn, src, dst, sf, df, fresh_dst) ? 1 : 0;
+}
+
+// What astype's fast path needs from the Python layer, set once at import: the dtype objects
+// of the four formats (numpy gives ordinary arrays these very objects), numpy.empty_like, and
+// the function that reports a float16 overflow under the caller's np.errstate.
+// References are held for the life of the process (raw, so nothing is released after the
+// interpreter has finalized).
+struct FastPath {
+  PyObject* dtype[num::kNumFormats] = {};
+  PyObject* empty_like = nullptr;
+  PyObject* report_overflow = nullptr;
+} g_fast;
+
+int format_of(PyObject* dtype) {
+  for (int f = 0; f < num::kNumFormats; ++f) {
+    if (g_fast.dtype[f] == dtype) return f;
   }
-  const char* s = static_cast<const char*>(src.data());
-  char* d = static_cast<char*>(dst.mutable_data());
-  const ptrdiff_t* shape = src.shape();
-  const ptrdiff_t* ss = src.strides();
-  const ptrdiff_t* ds = dst.strides();
-  py::gil_scoped_release nogil;
-  const bool ovf =
-      convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst);
-  return ovf ? 1 : 0;
+  return -1;
+}
+
+PyObject* dtype_of(py::handle array) { return py::detail::array_proxy(array.ptr())->descr; }
+
+// halfkit.astype for the common case, checked here in one pass (at 16 elements the Python
+// checks cost twice the conversion): x exactly an ndarray of one of the four dtype objects, dst
+// one of them with a 16-bit side, and out None or exactly an ndarray of dtype dst, of x's
+// shape, writeable and not overlapping x. Returns the result, or None for the general path.
+py::object astype_fast(py::handle x, py::handle dst, py::handle out) {
+  PyTypeObject* ndarray = reinterpret_cast<PyTypeObject*>(py::detail::npy_api::get().PyArray_Type_);
+  if (Py_TYPE(x.ptr()) != ndarray) return py::none();
+  const int sf = format_of(dtype_of(x));
+  const int df = format_of(dst.ptr());
+  if (sf < 0 || df < 0) return py::none();
+  const ConvertFn fn = convert_table(active_isa()).fn[sf][df];
+  if (!fn) return py::none();
+  const auto src = py::reinterpret_borrow<py::array>(x);
+  py::array y;
+  if (out.is_none()) {
+    if (src.flags() & py::array::c_style) {
+      y = py::array(py::reinterpret_borrow<py::dtype>(dst),
+                    std::vector<py::ssize_t>(src.shape(), src.shape() + src.ndim()));
+    } else {
+      // Keeps x's memory order, like astype's default 'K'.
+      y = py::handle(g_fast.empty_like)(x, dst);
+    }
+  } else {
+    if (Py_TYPE(out.ptr()) != ndarray || dtype_of(out) != dst.ptr()) return py::none();
+    y = py::reinterpret_borrow<py::array>(out);
+    if (y.ndim() != src.ndim() || !y.writeable()) return py::none();
+    for (py::ssize_t i = 0; i < src.ndim(); ++i) {
+      if (y.shape(i) != src.shape(i)) return py::none();
+    }
+    if (overlap(src, y)) return py::none();
+  }
+  if (run_convert(fn, src, y, sf, df, out.is_none())) py::handle(g_fast.report_overflow)();
+  return std::move(y);
+}
+
+void set_fast_path(const std::vector<py::object>& dtypes, const py::object& report_overflow) {
+  if (dtypes.size() != num::kNumFormats) throw py::value_error("need the four format dtypes");
+  for (int f = 0; f < num::kNumFormats; ++f) g_fast.dtype[f] = dtypes[f].inc_ref().ptr();
+  g_fast.empty_like = py::object(py::module_::import("numpy").attr("empty_like")).release().ptr();
+  g_fast.report_overflow = report_overflow.inc_ref().ptr();
 }
 
 // Batched GEMM: for each i, c[i] (m x n float32, C order) = a at byte offset a_off[i] (m x k,
@@ -151,6 +221,11 @@ PYBIND11_MODULE(_core, m) {
         "Convert src into dst (same shape); returns 1 when a float16 destination overflowed, "
         "else 0, or -1 (nothing written) when check_overlap is set and the arrays overlap. "
         "fresh_dst: dst was just allocated and not yet written.");
+  m.def("astype_fast", &astype_fast, py::arg("x"), py::arg("dtype"), py::arg("out"),
+        "halfkit.astype's fast path: the result, or None where the Python layer must decide.");
+  m.def("set_fast_path", &set_fast_path, py::arg("dtypes"), py::arg("report_overflow"),
+        "The four format dtypes (float16, bfloat16, float32, float64) and the overflow reporter "
+        "astype_fast uses.");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("a_offsets"),
         py::arg("b_offsets"), py::arg("format"), py::arg("tier") = std::string(),
         "Batched 16-bit GEMM with float32 accumulation into the C-contiguous float32 array c.");

@@ -22,6 +22,9 @@ def _report_overflow() -> None:
     _OVERFLOW_PROBE.astype(np.float16)
 
 
+_core.set_fast_path([_f16, _bf16, _f32, _f64], _report_overflow)
+
+
 def astype(x: Any, dtype: Any, *, out: np.ndarray | None = None) -> Any:
     """Convert ``x`` to ``dtype`` like ``x.astype(dtype)``, rounding to nearest even.
 
@@ -35,21 +38,9 @@ def astype(x: Any, dtype: Any, *, out: np.ndarray | None = None) -> Any:
     stream, without synchronising and without overflow reports.
     """
     dst = resolve(dtype)
-    if type(x) is np.ndarray:
-        # The fast path (kept short: at 16 elements the Python layer is most of the cost).
-        codes = KERNEL_PAIRS.get((x.dtype, dst))
-        if codes is not None:
-            if out is None:
-                y = np.empty_like(x, dtype=dst)
-                if _core.convert(x, y, *codes, "", False, True):
-                    _report_overflow()
-                return y
-            if type(out) is np.ndarray and out.dtype == dst and out.shape == x.shape:
-                status = _core.convert(x, out, *codes, "", True)
-                if status >= 0:
-                    if status:
-                        _report_overflow()
-                    return out
+    y = _core.astype_fast(x, dst, out)
+    if y is not None:
+        return y
     return _astype_general(x, dst, out)
 
 

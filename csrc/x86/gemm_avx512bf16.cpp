@@ -71,7 +71,7 @@ struct GemmBf16Pairs {
     const __m512i* b = static_cast<const __m512i*>(bp);
     __m512 r[MR][2];
     HK_UNROLL for (int i = 0; i < MR; ++i) r[i][0] = r[i][1] = _mm512_setzero_ps();
-    GemmF32<V512>::prefetch_tile(c, ldc, m);
+    GemmF32<V512>::prefetch_tile<MR>(c, ldc, m);
     for (int q = 0; q < kc / 2; ++q) {
       const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b));
       const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + 1));
@@ -83,7 +83,7 @@ struct GemmBf16Pairs {
       a += MR;
       b += 2;
     }
-    GemmF32<V512>::store_tile(r, c, ldc, m, n, accumulate);
+    GemmF32<V512>::store_tile<MR>(r, c, ldc, m, n, accumulate);
   }
 };
 

@@ -153,6 +153,30 @@ void set_fast_path(const std::vector<py::object>& dtypes, const py::object& repo
   g_fast.report_overflow = report_overflow.inc_ref().ptr();
 }
 
+// A stack of GEMMs, with the GIL released: for each i, c[i] (m x n float32, C order) = the
+// matrix at byte offset ao[i] from a (m x k, byte strides a_rs, a_cs) times the one at bo[i]
+// from b (k x n).
+void run_matmul(int fmt, const std::string& tier, const char* ap, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                const char* bp, ptrdiff_t b_rs, ptrdiff_t b_cs, float* cp, int m, int n, int k,
+                const int64_t* ao, const int64_t* bo, size_t batch) {
+  const GemmKernel& kern =
+      gemm_table(tier.empty() ? active_isa() : tier_from_name(tier)).kernel[fmt];
+  py::gil_scoped_release nogil;
+  auto one = [&](size_t i) {
+    gemm(kern, fmt, ap + ao[i], a_rs, a_cs, bp + bo[i], b_rs, b_cs, cp + i * m * n, n, m, n, k);
+  };
+  // Enough products to keep every thread busy, or small ones: one per task (each then runs
+  // single-threaded, as the pool is busy), with no synchronisation inside a product. Otherwise
+  // one after another, each split over the pool. (16 x 128^3 with two threads: 114 GFLOP/s
+  // when each product was split, the same as one thread.)
+  const double flops = 2.0 * m * n * k;
+  if (batch >= 2 * static_cast<size_t>(get_num_threads()) || (batch > 1 && flops < 4e6)) {
+    parallel_for(batch, one);
+  } else {
+    for (size_t i = 0; i < batch; ++i) one(i);
+  }
+}
+
 // Batched GEMM: for each i, c[i] (m x n float32, C order) = a at byte offset a_off[i] (m x k,
 // strides of a's last two axes) times b at b_off[i] (k x n). The Python layer has checked
 // dtypes, shapes and that every offset addresses a matrix inside its array.
@@ -177,29 +201,48 @@ void matmul(const py::array& a, const py::array& b, py::array_t<float>& c,
   if (!(c.flags() & py::array::c_style) || !c.writeable()) {
     throw py::value_error("matmul: the result buffer must be C-contiguous and writeable");
   }
-  const GemmKernel& kern =
-      gemm_table(tier.empty() ? active_isa() : tier_from_name(tier)).kernel[fmt];
-  const char* ap = static_cast<const char*>(a.data());
-  const char* bp = static_cast<const char*>(b.data());
-  const ptrdiff_t a_rs = a.strides(a.ndim() - 2), a_cs = a.strides(a.ndim() - 1);
-  const ptrdiff_t b_rs = b.strides(b.ndim() - 2), b_cs = b.strides(b.ndim() - 1);
-  float* cp = c.mutable_data();
-  const int64_t* ao = a_off.data();
-  const int64_t* bo = b_off.data();
-  py::gil_scoped_release nogil;
-  auto one = [&](size_t i) {
-    gemm(kern, fmt, ap + ao[i], a_rs, a_cs, bp + bo[i], b_rs, b_cs, cp + i * m * n, n, m, n, k);
-  };
-  // Enough products to keep every thread busy, or small ones: one per task (each then runs
-  // single-threaded, as the pool is busy), with no synchronisation inside a product. Otherwise
-  // one after another, each split over the pool. (16 x 128^3 with two threads: 114 GFLOP/s
-  // when each product was split, the same as one thread.)
-  const double flops = 2.0 * m * n * k;
-  if (batch >= 2 * static_cast<size_t>(get_num_threads()) || (batch > 1 && flops < 4e6)) {
-    parallel_for(batch, one);
-  } else {
-    for (size_t i = 0; i < batch; ++i) one(i);
+  run_matmul(fmt, tier, static_cast<const char*>(a.data()), a.strides(a.ndim() - 2),
+             a.strides(a.ndim() - 1), static_cast<const char*>(b.data()), b.strides(b.ndim() - 2),
+             b.strides(b.ndim() - 1), c.mutable_data(), m, n, k, a_off.data(), b_off.data(), batch);
+}
+
+// halfkit.matmul for two matrices, checked here in one pass (the general Python path costs
+// about 10 us a call, more than a 64^3 product): a and b exactly ndarrays of two dimensions,
+// both float16 or both bfloat16, with even strides and matching inner dimensions, and out None
+// or exactly a writeable, C-contiguous float32 ndarray of shape (m, n) sharing no memory with
+// them. Returns the result, or None for the general path (which also reports every error).
+py::object matmul_fast(py::handle a, py::handle b, py::handle out) {
+  PyTypeObject* ndarray = reinterpret_cast<PyTypeObject*>(py::detail::npy_api::get().PyArray_Type_);
+  if (Py_TYPE(a.ptr()) != ndarray || Py_TYPE(b.ptr()) != ndarray) return py::none();
+  const int fmt = format_of(dtype_of(a));
+  if ((fmt != num::kF16 && fmt != num::kBF16) || dtype_of(b) != dtype_of(a)) return py::none();
+  const auto x = py::reinterpret_borrow<py::array>(a);
+  const auto w = py::reinterpret_borrow<py::array>(b);
+  if (x.ndim() != 2 || w.ndim() != 2 || x.shape(1) != w.shape(0)) return py::none();
+  for (const py::array* v : {&x, &w}) {
+    if (v->strides(0) % 2 || v->strides(1) % 2) return py::none();
   }
+  const py::ssize_t m = x.shape(0), k = x.shape(1), n = w.shape(1);
+  py::array c;
+  if (out.is_none()) {
+    c = py::array(py::reinterpret_borrow<py::dtype>(g_fast.dtype[num::kF32]),
+                  std::vector<py::ssize_t>{m, n});
+  } else {
+    if (Py_TYPE(out.ptr()) != ndarray || dtype_of(out) != g_fast.dtype[num::kF32]) {
+      return py::none();
+    }
+    c = py::reinterpret_borrow<py::array>(out);
+    if (c.ndim() != 2 || c.shape(0) != m || c.shape(1) != n || !c.writeable() ||
+        !(c.flags() & py::array::c_style) || overlap(c, x) || overlap(c, w)) {
+      return py::none();
+    }
+  }
+  const int64_t zero = 0;
+  run_matmul(fmt, std::string(), static_cast<const char*>(x.data()), x.strides(0), x.strides(1),
+             static_cast<const char*>(w.data()), w.strides(0), w.strides(1),
+             static_cast<float*>(c.mutable_data()), static_cast<int>(m), static_cast<int>(n),
+             static_cast<int>(k), &zero, &zero, 1);
+  return std::move(c);
 }
 
 std::vector<std::string> tiers(bool supported_only) {
@@ -226,6 +269,9 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_fast_path", &set_fast_path, py::arg("dtypes"), py::arg("report_overflow"),
         "The four format dtypes (float16, bfloat16, float32, float64) and the overflow reporter "
         "astype_fast uses.");
+  m.def("matmul_fast", &matmul_fast, py::arg("a"), py::arg("b"), py::arg("out"),
+        "halfkit.matmul's fast path for two matrices: the result, or None where the Python "
+        "layer must decide.");
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("a_offsets"),
         py::arg("b_offsets"), py::arg("format"), py::arg("tier") = std::string(),
         "Batched 16-bit GEMM with float32 accumulation into the C-contiguous float32 array c.");

@@ -6,6 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 from conftest import BF16, F16, F32, TIERS, bits
+from halfkit import _core
 from halfkit._matmul import _matmul
 
 INPUTS = [F16, BF16]
@@ -86,6 +87,53 @@ def test_views(tier, dtype):
     ]
     for a, b in views:
         check(_matmul(a, b, None, None, tier), a, b)
+
+
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+def test_two_matrix_fast_path(dtype):
+    """Two plain matrices are checked in C++ (_core.matmul_fast): the same bits as the general
+    path for every layout, and None (the general path decides) for everything else."""
+    base_a = rand((90, 80), dtype, seed=1)
+    base_b = rand((80, 70), dtype, seed=2)
+    for a, b in [
+        (base_a[:45, :40], base_b[:40, :35]),
+        (base_a.T[:40, :45].T, base_b.T[:35, :40].T),
+        (base_a[::-1, ::-3], base_b[::-3, ::-1]),
+        (np.asfortranarray(base_a), base_b),
+        (np.empty((4, 0), dtype), np.empty((0, 3), dtype)),
+    ]:
+        want = _matmul(a, b, None, None, "")
+        got = _core.matmul_fast(a, b, None)
+        assert got is not None and got.dtype == F32 and got.flags.c_contiguous
+        assert np.array_equal(bits(got), bits(want))
+        out = np.full(want.shape, np.nan, F32)
+        assert _core.matmul_fast(a, b, out) is out
+        assert np.array_equal(bits(out), bits(want))
+    a, b = base_a[:6, :5], base_b[:5, :4]
+    ro = np.empty((6, 4), F32)
+    ro.flags.writeable = False
+    raw = np.zeros(6 * 161 + 10, np.uint8)
+    odd = np.ndarray((6, 5), dtype, buffer=raw, strides=(161, 2))
+    buf = np.zeros(200, F32)
+    shared = buf[:24].reshape(6, 4)
+    declined = [
+        (a[None], b, None),  # a stack
+        (a[0], b, None),  # 1-D
+        (a, b.astype(BF16 if dtype == F16 else F16), None),  # mixed inputs
+        (a.astype(F32), b.astype(F32), None),  # not 16-bit
+        (odd, b, None),  # odd row stride: the general path copies it
+        (a, b, np.empty((6, 4), F32, order="F")),
+        (a, b, np.empty((6, 4), F16)),  # a 16-bit result
+        (a, b, np.empty((6, 5), F32)),
+        (a, b, ro),
+        (buf[20:50].view(dtype).reshape(6, 10)[:, :5], b, shared),  # out overlaps a
+    ]
+    for x, y, out in declined:
+        assert _core.matmul_fast(x, y, out) is None
+    x = buf[:60].view(dtype).reshape(6, 20)[:, :5]  # shares memory with out below
+    x[:] = a
+    got = halfkit.matmul(x, b, out=shared)
+    assert np.array_equal(bits(got), bits(_matmul(a, b, None, None, "")))
 
 
 @pytest.mark.parametrize("tier", TIERS)

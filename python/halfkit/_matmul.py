@@ -25,6 +25,10 @@ def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: Any = None) -> Any:
     like numpy; CuPy results never warn). ``out`` must have the result's shape and dtype, be
     writeable, and be the same kind of array as the inputs.
     """
+    if out_dtype is None:
+        c = _core.matmul_fast(a, b, out)
+        if c is not None:
+            return c
     return _matmul(a, b, out, out_dtype, "")
 
 

@@ -52,9 +52,9 @@ struct SimdTier {
 
   // Two full blocks to bfloat16 at once, when neither has a NaN (nor, for float64 sources, a
   // subnormal float32 result): one permute takes the high halves of both rounded vectors,
-  // where the per-block path spends a shift, a NaN select and a narrowing on each (AVX-512:
-  // 2.5x fewer vector uops for float32 -> bfloat16). Returns false, having written nothing,
-  // for the per-block path to take both.
+  // where the per-block path spends a shift, a NaN select and a narrowing on each (AVX-512,
+  // float32 -> bfloat16: about 13 vector uops per 32 elements instead of 22). Returns false,
+  // having written nothing, for the per-block path to take both.
   template <class C, bool kStream>
   static HK_INLINE bool pair_to_bf16(const typename C::Src* s, typename C::Dst* d) {
     using namespace num;

@@ -17,7 +17,9 @@ from conftest import (
     pair_id,
     reference,
 )
+from halfkit import _verify
 from halfkit._exact import round_exact
+from halfkit._verify import peer_cast
 
 VECTORS_F32 = np.array(
     [0x3F801000, 0x3F803000, 0x3F808000, 0x3F818000,  # ties
@@ -31,9 +33,34 @@ VECTORS_F32 = np.array(
 
 
 def peer(x, dst):
-    """numpy for float16 results, ml_dtypes for bfloat16 ones (both are numpy casts)."""
+    """numpy for float16 results, ml_dtypes for bfloat16 ones (both are numpy casts; on CPUs
+    where numpy's float16 casts are the FPU's, NaN lanes follow the contract's rule)."""
+    return peer_cast(x, dst)
+
+
+@pytest.mark.skipif(
+    not _verify._NUMPY_F16_IN_SOFTWARE, reason="numpy's float16 casts are the FPU's"
+)
+@pytest.mark.parametrize("pair", [(F16, F32), (F16, F64), (F32, F16), (F64, F16)], ids=pair_id)
+def test_contract_nan_rule_is_numpy_on_x86(pair):
+    """Where numpy's float16 casts use the FPU (aarch64), its NaN lanes are replaced by
+    _contract_nan: here, where numpy is the contract, the rule must give numpy's bits."""
+    src, dst = pair
+    rng = np.random.default_rng(21)
+    if src == F16:
+        x = all_16bit(F16)
+    else:
+        u = bits(np.ones(1, src)).dtype
+        x = rng.integers(0, np.iinfo(u).max, 1 << 16, dtype=u, endpoint=True).view(src)
+        top = {F32: 0x7F800000, F64: 0x7FF0000000000000}[src]
+        x.view(u)[:] |= u.type(top)  # every one a NaN or an infinity
+        if src == F32:
+            x = np.concatenate([x, VECTORS_F32.view(F32)])
+    nan = np.isnan(x)
+    assert nan.sum() > 1000
     with np.errstate(all="ignore"):
-        return x.astype(dst)
+        want = bits(x[nan].astype(dst))
+    assert_bits(x[nan], _verify._contract_nan(x[nan], dst).view(dst), want.view(dst))
 
 
 @pytest.mark.parametrize("pair", [p for p in PAIRS if p[0].itemsize == 2], ids=pair_id)

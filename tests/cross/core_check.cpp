@@ -49,7 +49,7 @@ std::vector<unsigned char> inputs(int fmt) {
     }
   } else {
     // Every float16 and bfloat16 value as float64 (through the scalar reference), and the
-    // neighbours two float64 ulps and a float32 ulp away: ties, near-ties, double rounding.
+    // neighbours two float64 ulps and half a float32 ulp away: ties, near-ties, double rounding.
     ConvertTable ref;
     fill_convert_scalar(ref);
     for (int src = 0; src < 2; ++src) {

@@ -90,21 +90,32 @@ def test_views(tier, dtype):
 
 
 @pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
-def test_two_matrix_fast_path(dtype):
-    """Two plain matrices are checked in C++ (_core.matmul_fast): the same bits as the general
-    path for every layout, and None (the general path decides) for everything else."""
+def test_fast_path(dtype):
+    """Operands of two or more dimensions are checked in C++ (_core.matmul_fast): the same bits
+    as the general path for every layout and broadcast, and None (the general path decides)
+    for everything else."""
     base_a = rand((90, 80), dtype, seed=1)
     base_b = rand((80, 70), dtype, seed=2)
+    stack_a = rand((3, 1, 5, 7), dtype, seed=3)
+    stack_b = rand((4, 7, 6), dtype, seed=4)
     for a, b in [
         (base_a[:45, :40], base_b[:40, :35]),
         (base_a.T[:40, :45].T, base_b.T[:35, :40].T),
         (base_a[::-1, ::-3], base_b[::-3, ::-1]),
         (np.asfortranarray(base_a), base_b),
         (np.empty((4, 0), dtype), np.empty((0, 3), dtype)),
+        (stack_a, stack_b),  # (3, 1) against (4,): broadcast to (3, 4)
+        (stack_b.transpose(0, 2, 1), stack_b[:1]),  # batch 4 against 1
+        (base_a[:6, :7], stack_b[::-2]),  # a matrix against a reversed, strided stack
+        (stack_a[:, :, ::-1], base_b[:7, :9]),
+        (rand((2, 3, 4, 5), dtype, seed=5), base_b[:5, :6]),  # two batch axes
+        (base_a[:4, :5], rand((2, 3, 5, 6), dtype, seed=6)[:, ::-1]),
+        (np.empty((0, 2, 3), dtype), np.empty((3, 4), dtype)),  # an empty batch
     ]:
         want = _matmul(a, b, None, None, "")
         got = _core.matmul_fast(a, b, None)
         assert got is not None and got.dtype == F32 and got.flags.c_contiguous
+        assert got.shape == want.shape
         assert np.array_equal(bits(got), bits(want))
         out = np.full(want.shape, np.nan, F32)
         assert _core.matmul_fast(a, b, out) is out
@@ -114,17 +125,21 @@ def test_two_matrix_fast_path(dtype):
     ro.flags.writeable = False
     raw = np.zeros(6 * 161 + 10, np.uint8)
     odd = np.ndarray((6, 5), dtype, buffer=raw, strides=(161, 2))
+    odd_batch = np.ndarray((2, 6, 5), dtype, buffer=raw, strides=(81, 10, 2))
     buf = np.zeros(200, F32)
     shared = buf[:24].reshape(6, 4)
     declined = [
-        (a[None], b, None),  # a stack
         (a[0], b, None),  # 1-D
+        (a, b[:, 0], None),
+        (rand((3, 6, 5), dtype), rand((2, 5, 4), dtype), None),  # batches do not broadcast
         (a, b.astype(BF16 if dtype == F16 else F16), None),  # mixed inputs
         (a.astype(F32), b.astype(F32), None),  # not 16-bit
         (odd, b, None),  # odd row stride: the general path copies it
+        (odd_batch, b, None),  # odd batch stride
         (a, b, np.empty((6, 4), F32, order="F")),
         (a, b, np.empty((6, 4), F16)),  # a 16-bit result
         (a, b, np.empty((6, 5), F32)),
+        (a, b, np.empty((1, 6, 4), F32)),
         (a, b, ro),
         (buf[20:50].view(dtype).reshape(6, 10)[:, :5], b, shared),  # out overlaps a
     ]

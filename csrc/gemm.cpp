@@ -3,7 +3,7 @@
 //   for jc (NC columns of B)
 //     for pc (KC steps of k)              B block kc x nc packed once (in parallel), shared
 //       for ranges of A's row panels, in parallel (two per thread; also column slices of the
-//       B block when there are few rows): A packed kMCPanels panels at a time, per task
+//       B block when there are few rows): A packed about kMCRows rows at a time, per task
 //         for jr (NR), for ir (MR): microkernel on an MR x NR tile of C
 #include "common/gemm.h"
 
@@ -19,11 +19,16 @@ namespace halfkit {
 namespace {
 
 // KC packed k steps: a B panel (KC x NR x 4 bytes: 64 KiB at NR = 32) streams from L2 and an
-// A block (MC x KC x 4 bytes: about 340 KiB) stays there; each KC step reads and writes all of
-// C once, so a deeper KC means less C traffic (measured: 512 beat 256 by 5-10% at n = 1024-2048
-// with two threads). NC bounds the shared B block (8 MiB) to L3.
+// A block (MC x KC x 4 bytes: 168 KiB at 84 rows) stays there; each KC step reads and writes
+// all of C once, so a deeper KC means less C traffic (measured: 512 beat 256 by 5-10% at
+// n = 1024-2048 with two threads). NC bounds the shared B block (8 MiB) to L3.
+//
+// MC counts rows, not bytes. At 4096^3 float16 on one thread, 6 panels of 14 rows ran at
+// 161-164 GFLOP/s and 12 panels at 152-156 (5-7 panels alike); at KC = 256, 12 panels (the same
+// bytes as 6 at KC = 512) were as slow as 12 at 512 (143 against 155). What costs is the number
+// of C rows a B panel is swept over, not the size of the A block.
 constexpr int kKC = 512;
-constexpr int kMCPanels = 12;
+constexpr int kMCRows = 84;
 constexpr int kNC = 4096;
 // Up to this many row panels, A is packed whole for each KC step (at most 48 x 14 rows x 512 k
 // x 4 bytes = 1.3 MiB, which stays in a 2 MiB L2) and B panels are packed as they are used
@@ -162,8 +167,9 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
         kern.pack_b(b + pc * b_rs + j0 * b_cs, b_rs, b_cs, kc, cols, fmt, bp + p0 * b_panel);
       });
       // Tasks: equal ranges of A's row panels (two per thread, so a thread delayed on a busy
-      // machine can be helped), each walked in blocks of at most kMCPanels panels; when there
-      // are too few panels, column slices of the B block as well.
+      // machine can be helped), each walked in equal blocks of at most mc_panels panels (a
+      // last block of one panel would sweep the B block for a single tile row); when there are
+      // too few panels, column slices of the B block as well.
       const int m_tasks = std::min(m_panels, 2 * threads);
       int n_split = 1;
       while (m_tasks * n_split < 2 * threads && n_split < n_panels) n_split *= 2;
@@ -171,17 +177,22 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
       const int panels_per_split = (n_panels + n_split - 1) / n_split;
       const bool accumulate = pc > 0;
       const size_t a_panel = static_cast<size_t>(kcp / kern.ku) * mr * 4;
+      const int mc_panels = std::max(1, kMCRows / mr);
       parallel_for(static_cast<size_t>(m_tasks) * n_split, [&](size_t t) {
         const int mt = static_cast<int>(t) / n_split;
         const int js = static_cast<int>(t) % n_split;
         const int pj0 = js * panels_per_split;
         const int pj1 = std::min(n_panels, pj0 + panels_per_split);
+        const int pi_begin = static_cast<int>(static_cast<long>(mt) * m_panels / m_tasks);
         const int pi_end = static_cast<int>(static_cast<long>(mt + 1) * m_panels / m_tasks);
-        char* ap = static_cast<char*>(scratch(tl_a_buf, a_panel * kMCPanels));
-        for (int pi = static_cast<int>(static_cast<long>(mt) * m_panels / m_tasks); pi < pi_end;
-             pi += kMCPanels) {
+        const int blocks = (pi_end - pi_begin + mc_panels - 1) / mc_panels;
+        char* ap = static_cast<char*>(scratch(tl_a_buf, a_panel * mc_panels));
+        const long span = pi_end - pi_begin;
+        for (int blk = 0; blk < blocks; ++blk) {
+          const int pi = pi_begin + static_cast<int>(blk * span / blocks);
+          const int pi_next = pi_begin + static_cast<int>((blk + 1) * span / blocks);
           const int i0 = pi * mr;
-          const int rows = std::min(std::min(pi_end - pi, kMCPanels) * mr, m - i0);
+          const int rows = std::min((pi_next - pi) * mr, m - i0);
           kern.pack_a(a + i0 * a_rs + pc * a_cs, a_rs, a_cs, rows, kc, fmt, ap);
           for (int pj = pj0; pj < pj1; ++pj) {
             const int j = jc + pj * nr;

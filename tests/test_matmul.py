@@ -58,7 +58,7 @@ SHAPES = [
     (1, 300, 200), (200, 300, 1),  # GEMV both ways
     (37, 4099, 41),  # large k (several k blocks)
     (70, 600, 4200),  # more than one column block of B
-    (700, 530, 90),  # too many rows to pack A whole: the blocked path, two k blocks
+    (703, 530, 90),  # too many rows to pack A whole: the blocked path, two k blocks, a part panel
 ]  # fmt: skip
 
 

@@ -73,6 +73,9 @@ struct GemmBf16Pairs {
     HK_UNROLL for (int i = 0; i < MR; ++i) r[i][0] = r[i][1] = _mm512_setzero_ps();
     GemmF32<V512>::prefetch_tile<MR>(c, ldc, m);
     for (int q = 0; q < kc / 2; ++q) {
+      // Same panel sizes in bytes per step as the float32 kernel (untimed here: no AVX512-BF16
+      // on the machines this was tuned on).
+      GemmF32<V512>::prefetch_ahead(a, b);
       const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b));
       const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + 1));
       HK_UNROLL for (int i = 0; i < MR; ++i) {

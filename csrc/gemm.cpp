@@ -24,9 +24,10 @@ namespace {
 // n = 1024-2048 with two threads). NC bounds the shared B block (8 MiB) to L3.
 //
 // MC counts rows, not bytes. At 4096^3 float16 on one thread, 6 panels of 14 rows ran at
-// 161-164 GFLOP/s and 12 panels at 152-156 (5-7 panels alike); at KC = 256, 12 panels (the same
-// bytes as 6 at KC = 512) were as slow as 12 at 512 (143 against 155). What costs is the number
-// of C rows a B panel is swept over, not the size of the A block.
+// 161-164 GFLOP/s and 12 panels at 152-156 (5-7 panels alike; with the microkernel's prefetch,
+// 84 rows against 168: 167-168 against 158-159); at KC = 256, 12 panels (the bytes of 6 at
+// KC = 512) were as slow as 12 at 512 (143 against 155). The row count mattered, not the A
+// block's bytes.
 constexpr int kKC = 512;
 constexpr int kMCRows = 84;
 constexpr int kNC = 4096;

@@ -9,6 +9,8 @@
 //     transpose bits say which. Edges come zero-filled from TMA; stores are masked.
 //     Written and compiled without a GPU: gemm() runs it only when asked for by name until it
 //     has passed the GPU tests (kSm90Verified below).
+// v2 (also untested on a GPU): each consumer keeps kMmaInFlight wgmma groups in flight and
+//     releases a stage only once the group reading it has completed.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
@@ -27,10 +29,17 @@ constexpr uint32_t kABytes = kBM * kBK * 2, kBBytes = kBN * kBK * 2;
 constexpr uint32_t kStageBytes = kABytes + kBBytes;
 // One 128-byte-swizzled TMA box: 64 elements (128 bytes) along the unit-stride axis.
 constexpr int kBoxInner = 64;
-constexpr uint32_t kMnBlockBytes = kBoxInner * kBK * 2;  // an MN-major box: 64 x 64 elements
-constexpr int kSmem = kStages * kStageBytes + 1024;      // + alignment slack for the swizzle
+constexpr int kSmem = kStages * kStageBytes + 1024;  // + alignment slack for the swizzle
+// Groups of wgmma (one per k step) a consumer leaves running when it moves to the next stage.
+// With 0 it waits for each group before waiting on the next stage's barrier, so its tensor-core
+// work never overlaps that wait; 1 is what CUTLASS's Hopper mainloops do. 0 is v1 exactly: the
+// first thing to try if this kernel fails its GPU tests.
+constexpr int kMmaInFlight = 1;
+static_assert(kMmaInFlight >= 0 && kMmaInFlight < kStages, "a stage must stay free to fill");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+constexpr uint32_t kMnBlockBytes = kBoxInner * kBK * 2;  // an MN-major box: 64 x 64 elements
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -233,9 +242,21 @@ __global__ void __launch_bounds__(kThreads, 1)
                                                operand_desc<BKm>(sb, k16));
       }
       asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+      asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kMmaInFlight) : "memory");
+      fence_acc(d);
+      // The group of step it - kMmaInFlight has finished reading its stage.
+      if (tw == 0 && kt >= kMmaInFlight) {
+        mbar_arrive(smem_addr(&empty[(it - kMmaInFlight) % kStages]));
+      }
+    }
+    if constexpr (kMmaInFlight > 0) {
       asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
       fence_acc(d);
-      if (tw == 0) mbar_arrive(smem_addr(&empty[s]));
+      if (tw == 0) {
+        for (int64_t back = ktiles < kMmaInFlight ? ktiles : kMmaInFlight; back > 0; --back) {
+          mbar_arrive(smem_addr(&empty[(it - back) % kStages]));
+        }
+      }
     }
 
     // Accumulator layout of m64nN: thread tw holds rows row_in and row_in + 8 of its 64, and

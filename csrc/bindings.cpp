@@ -317,6 +317,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_isa", [](const std::string& name) { set_active_isa(tier_from_name(name)); });
   m.def("isa_supported", [] { return tiers(true); });
   m.def("isa_compiled", [] { return tiers(false); });
+  m.attr("emulated_bf16") = kEmulatedBf16;
   m.def("cpu_features", [] { return cpu_features().names(); });
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", [](int n) {

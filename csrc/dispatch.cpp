@@ -34,13 +34,14 @@ struct Tables {
       fill_convert_avx512(convert[2]);
       fill_gemm_avx512(gemm[2]);
     }
-    if (avx512 && f.avx512bf16) {
+    const bool avx512bf16 = avx512 && (f.avx512bf16 || kEmulatedBf16);
+    if (avx512bf16) {
       fill_convert_avx512bf16(convert[3]);
       fill_gemm_avx512bf16(gemm[3]);
     }
     supported[1] = avx2;
     supported[2] = avx512;
-    supported[3] = avx512 && f.avx512bf16;
+    supported[3] = avx512bf16;
 #else
     (void)f;
 #endif

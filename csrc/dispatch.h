@@ -18,4 +18,12 @@ const ConvertTable& convert_table(Isa isa);  // precondition: isa_supported(isa)
 const GemmTable& gemm_table(Isa isa);        // precondition: isa_supported(isa)
 bool parse_isa(const std::string& name, Isa* out);
 
+// A test build (CMake option HALFKIT_EMULATE_BF16) whose avx512bf16 tier emulates its BF16
+// instructions with AVX-512F and therefore runs on any AVX-512 CPU.
+#if defined(HALFKIT_EMULATE_BF16)
+constexpr bool kEmulatedBf16 = true;
+#else
+constexpr bool kEmulatedBf16 = false;
+#endif
+
 }  // namespace halfkit

@@ -6,6 +6,7 @@
 // VDPBF16PS treats subnormal bf16 inputs as zero and flushes subnormal results, whatever MXCSR
 // says: a product that loses a subnormal factor is below 2^-126 * |other factor|, far under the
 // float32 accumulation error bound of any product that matters.
+#include "x86/bf16_instr.h"
 #include "x86/gemm_simd.h"
 #include "x86/vec_avx512.h"
 
@@ -76,12 +77,12 @@ struct GemmBf16Pairs {
       // Same panel sizes in bytes per step as the float32 kernel (untimed here: no AVX512-BF16
       // on the machines this was tuned on).
       GemmF32<V512>::prefetch_ahead(a, b);
-      const __m512bh b0 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b));
-      const __m512bh b1 = reinterpret_cast<__m512bh>(_mm512_loadu_si512(b + 1));
+      const __m512i b0 = _mm512_loadu_si512(b);
+      const __m512i b1 = _mm512_loadu_si512(b + 1);
       HK_UNROLL for (int i = 0; i < MR; ++i) {
-        const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(static_cast<int>(a[i])));
-        r[i][0] = _mm512_dpbf16_ps(r[i][0], av, b0);
-        r[i][1] = _mm512_dpbf16_ps(r[i][1], av, b1);
+        const __m512i av = _mm512_set1_epi32(static_cast<int>(a[i]));
+        r[i][0] = dot_bf16_pairs(r[i][0], av, b0);
+        r[i][1] = dot_bf16_pairs(r[i][1], av, b1);
       }
       a += MR;
       b += 2;

@@ -16,6 +16,8 @@ def _info() -> int:
         f"CPU tier in use: {i['isa']}  (this CPU runs: {', '.join(i['isa_supported'])}; "
         f"compiled in: {', '.join(i['isa_compiled'])}; HALFKIT_FORCE_ISA picks one)"
     )
+    if i["isa_emulated"]:
+        print(f"test build: {', '.join(i['isa_emulated'])} emulates its instructions (slow)")
     print(
         f"threads: {i['threads']}  (arrays under {i['parallel_min_elements']} elements stay on "
         "the calling thread; HALFKIT_NUM_THREADS or set_num_threads changes it)"

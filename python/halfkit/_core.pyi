@@ -3,6 +3,7 @@ from collections.abc import Callable
 import numpy as np
 
 parallel_min_elements: int
+emulated_bf16: bool
 
 def convert(
     src: np.ndarray,

@@ -15,6 +15,8 @@ def kernel_info() -> dict[str, Any]:
         "isa": _core.isa(),
         "isa_supported": list(_core.isa_supported()),
         "isa_compiled": list(_core.isa_compiled()),
+        # Only a test build (HALFKIT_EMULATE_BF16) emulates the avx512bf16 tier's instructions.
+        "isa_emulated": ["avx512bf16"] if _core.emulated_bf16 else [],
         "cpu_features": list(_core.cpu_features()),
         "threads": _core.get_num_threads(),
         "parallel_min_elements": int(_core.parallel_min_elements),

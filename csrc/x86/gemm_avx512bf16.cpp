@@ -24,17 +24,26 @@ struct GemmBf16Pairs {
   static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int, void* dst) {
     uint32_t* d = static_cast<uint32_t*>(dst);
     const int kp = (k + 1) / 2;
+    if (cs == 2) {
+      // A panel is the float32 kernel's layout with pairs for floats.
+      const auto load = [](const char* row, int u, int n) {
+        return V512::fload_n(reinterpret_cast<const float*>(row + u * 4), static_cast<size_t>(n));
+      };
+      const auto unit = [k](const char* row, int u) {
+        uint32_t v = load_u16(row + u * 4);
+        if (2 * u + 1 < k) memcpy(&v, row + u * 4, 4);
+        return v;
+      };
+      return pack_rows_transposed<V512, MR>(a, rs, m, kp, k / 2, load, unit, d);
+    }
     for (int p = 0; p * MR < m; ++p) {
       const int rows = m - p * MR < MR ? m - p * MR : MR;
       for (int q = 0; q < kp; ++q) {
         uint32_t* out = d + (static_cast<size_t>(p) * kp + q) * MR;
         const char* col = a + p * MR * rs + 2 * q * cs;
         const bool odd_end = 2 * q + 1 >= k;
-        if (cs == 2 && !odd_end) {
-          for (int i = 0; i < rows; ++i) memcpy(&out[i], col + i * rs, 4);
-        } else {
-          for (int i = 0; i < rows; ++i)
-            out[i] = pair(col + i * rs, odd_end ? nullptr : col + i * rs + cs);
+        for (int i = 0; i < rows; ++i) {
+          out[i] = pair(col + i * rs, odd_end ? nullptr : col + i * rs + cs);
         }
         for (int i = rows; i < MR; ++i) out[i] = 0;
       }

@@ -37,29 +37,35 @@ inline float widen(const char* p, int fmt) {
   return _cvtsh_ss(h);
 }
 
-// Row-contiguous A into panels of MR rows with `units` 4-byte units each (a widened float, or a
-// pair of bf16 k steps) and zeros below the last row: n <= W units of every row at once
-// (load(row, u, n) reads units u..u+n-1, all among the first `whole`, the units wholly inside
-// a row), transposed in registers; the units past `whole`, and the last few before it, one at a
-// time (unit(row, u)).
-// Element-wise copies had made packing a fifth of the time of a batch of 64^3 products.
-template <class V, int MR, class T, class Load, class Unit>
+// Rows that are contiguous in k into panels of P rows (A's rows, or B's columns when B is
+// stored k-contiguous) with `units` 4-byte units each (a widened float, or a pair of bf16 k
+// steps) and zeros below the last row: n <= W units of every row at once (load(row, u, n)
+// reads units u..u+n-1, all among the first `whole`, the units wholly inside a row), transposed
+// W rows at a time in registers; the units past `whole`, and the last few before it, one at a
+// time (unit(row, u)). Element-wise copies had made packing A a fifth of the time of a batch of
+// 64^3 products, and packing B = W.T a quarter of that of 128 x 4096 x 4096.
+template <class V, int P, class T, class Load, class Unit>
 inline void pack_rows_transposed(const char* a, ptrdiff_t rs, int m, int units, int whole,
                                  Load load, Unit unit, T* d) {
   constexpr int W = static_cast<int>(V::N);
-  static_assert(MR <= W && sizeof(T) == 4, "a panel's rows fit one transposed block");
-  for (int p = 0; p * MR < m; ++p) {
-    const int rows = m - p * MR < MR ? m - p * MR : MR;
-    const char* src = a + p * MR * rs;
-    T* panel = d + static_cast<size_t>(p) * units * MR;
+  static_assert(sizeof(T) == 4, "4-byte units");
+  for (int p = 0; p * P < m; ++p) {
+    const int rows = m - p * P < P ? m - p * P : P;
+    const char* src = a + p * P * rs;
+    T* panel = d + static_cast<size_t>(p) * units * P;
     const auto block = [&](int u, int n) __attribute__((always_inline)) {
-      typename V::F blk[W];
-      HK_UNROLL for (int i = 0; i < W; ++i) {
-        blk[i] = i < rows ? load(src + i * rs, u, n) : V::fzero();
-      }
-      V::transpose(blk);
-      HK_UNROLL for (int q = 0; q < W; ++q) {
-        if (q < n) V::fstore_n(reinterpret_cast<float*>(panel + (u + q) * MR), blk[q], MR);
+      HK_UNROLL for (int g = 0; g < P; g += W) {
+        typename V::F blk[W];
+        HK_UNROLL for (int i = 0; i < W; ++i) {
+          blk[i] = g + i < rows ? load(src + (g + i) * rs, u, n) : V::fzero();
+        }
+        V::transpose(blk);
+        HK_UNROLL for (int q = 0; q < W; ++q) {
+          if (q < n) {
+            V::fstore_n(reinterpret_cast<float*>(panel + (u + q) * P + g), blk[q],
+                        P - g < W ? P - g : W);
+          }
+        }
       }
     };
     int u = 0;
@@ -70,7 +76,7 @@ inline void pack_rows_transposed(const char* a, ptrdiff_t rs, int m, int units, 
       u = whole;
     }
     for (; u < units; ++u) {
-      for (int i = 0; i < MR; ++i) panel[u * MR + i] = i < rows ? unit(src + i * rs, u) : T{0};
+      for (int i = 0; i < P; ++i) panel[u * P + i] = i < rows ? unit(src + i * rs, u) : T{0};
     }
   }
 }
@@ -117,6 +123,14 @@ struct GemmF32 {
 
   static void pack_b(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int fmt, void* dst) {
     float* d = static_cast<float*>(dst);
+    if (rs == 2 && cs != 2) {
+      // k-contiguous (x @ W.T with W stored row-major): B's columns are the rows to transpose.
+      const auto load = [fmt](const char* col, int u, int cnt) {
+        return as_f(widen_vec(col + u * 2, fmt, cnt));
+      };
+      const auto unit = [fmt](const char* col, int u) { return widen(col + u * 2, fmt); };
+      return pack_rows_transposed<V, NR>(b, cs, n, k, k, load, unit, d);
+    }
     for (int p = 0; p * NR < n; ++p) {
       const int cols = n - p * NR < NR ? n - p * NR : NR;
       for (int kk = 0; kk < k; ++kk) {
@@ -126,6 +140,13 @@ struct GemmF32 {
           prefetch_next_panel(row);
           HK_UNROLL for (int v = 0; v < NV; ++v) {
             V::store32(out + v * V::N, widen_vec(row + v * V::N * 2, fmt), V::N);
+          }
+        } else if (cs == 2) {
+          // The last, narrower panel: masked loads read only the columns that exist.
+          HK_UNROLL for (int v = 0; v < NV; ++v) {
+            const int left = cols - v * static_cast<int>(V::N);
+            const int cnt = left < 0 ? 0 : left < static_cast<int>(V::N) ? left : V::N;
+            V::store32(out + v * V::N, widen_vec(row + v * V::N * 2, fmt, cnt), V::N);
           }
         } else {
           for (int j = 0; j < cols; ++j) out[j] = widen(row + j * cs, fmt);

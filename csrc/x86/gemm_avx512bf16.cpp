@@ -21,19 +21,24 @@ struct GemmBf16Pairs {
     return load_u16(lo) | (hi ? static_cast<uint32_t>(load_u16(hi)) << 16 : 0u);
   }
 
+  // A row of k-contiguous bf16 is a row of pairs: `n` pairs from pair u on (masked), or pair u
+  // alone, whose upper half is zero past the k-th element.
+  static __m512 pairs(const char* row, int u, int n) {
+    return V512::fload_n(reinterpret_cast<const float*>(row + u * 4), static_cast<size_t>(n));
+  }
+  static uint32_t pair_at(const char* row, int u, int k) {
+    uint32_t v = load_u16(row + u * 4);
+    if (2 * u + 1 < k) memcpy(&v, row + u * 4, 4);
+    return v;
+  }
+
   static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int, void* dst) {
     uint32_t* d = static_cast<uint32_t*>(dst);
     const int kp = (k + 1) / 2;
     if (cs == 2) {
-      // A panel is the float32 kernel's layout with pairs for floats.
-      const auto load = [](const char* row, int u, int n) {
-        return V512::fload_n(reinterpret_cast<const float*>(row + u * 4), static_cast<size_t>(n));
-      };
-      const auto unit = [k](const char* row, int u) {
-        uint32_t v = load_u16(row + u * 4);
-        if (2 * u + 1 < k) memcpy(&v, row + u * 4, 4);
-        return v;
-      };
+      // The float32 kernel's layout with pairs for floats.
+      const auto load = [](const char* row, int u, int n) { return pairs(row, u, n); };
+      const auto unit = [k](const char* row, int u) { return pair_at(row, u, k); };
       return pack_rows_transposed<V512, MR>(a, rs, m, kp, k / 2, load, unit, d);
     }
     for (int p = 0; p * MR < m; ++p) {
@@ -53,18 +58,28 @@ struct GemmBf16Pairs {
   static void pack_b(const char* b, ptrdiff_t rs, ptrdiff_t cs, int k, int n, int, void* dst) {
     uint32_t* d = static_cast<uint32_t*>(dst);
     const int kp = (k + 1) / 2;
+    if (rs == 2 && cs != 2) {
+      // k-contiguous B: each column is a row of pairs, transposed like A.
+      const auto load = [](const char* col, int u, int n) { return pairs(col, u, n); };
+      const auto unit = [k](const char* col, int u) { return pair_at(col, u, k); };
+      return pack_rows_transposed<V512, NR>(b, cs, n, kp, k / 2, load, unit, d);
+    }
     for (int p = 0; p * NR < n; ++p) {
       const int cols = n - p * NR < NR ? n - p * NR : NR;
       for (int q = 0; q < kp; ++q) {
         uint32_t* out = d + (static_cast<size_t>(p) * kp + q) * NR;
         const char* r0 = b + 2 * q * rs + p * NR * cs;
         const char* r1 = 2 * q + 1 < k ? r0 + rs : nullptr;
-        if (cs == 2 && cols == NR) {
-          GemmF32<V512>::prefetch_next_panel(r0);
-          if (r1) GemmF32<V512>::prefetch_next_panel(r1);
+        if (cs == 2) {
+          if (cols == NR) {
+            GemmF32<V512>::prefetch_next_panel(r0);
+            if (r1) GemmF32<V512>::prefetch_next_panel(r1);
+          }
           HK_UNROLL for (int v = 0; v < 2; ++v) {
-            const __m512i lo = V512::widen16(V512::load16(r0 + v * 32, 16));
-            const __m512i hi = r1 ? V512::widen16(V512::load16(r1 + v * 32, 16)) : V512::zero();
+            const int left = cols - 16 * v;
+            const size_t cnt = left < 0 ? 0 : left < 16 ? static_cast<size_t>(left) : 16;
+            const __m512i lo = V512::widen16(V512::load16(r0 + v * 32, cnt));
+            const __m512i hi = r1 ? V512::widen16(V512::load16(r1 + v * 32, cnt)) : V512::zero();
             V512::store32(out + v * 16, V512::or_(lo, V512::slli<16>(hi)), 16);
           }
         } else {

@@ -32,6 +32,14 @@ struct GemmBf16Pairs {
     return v;
   }
 
+  // out[0:width] = pairs (lo[j], hi[j]) for j < n (hi null: zeros), zeros after; lo and hi
+  // contiguous.
+  static void out_pairs(const char* lo, const char* hi, size_t n, uint32_t* out, size_t width) {
+    const __m512i l = V512::widen16(V512::load16(lo, n));
+    const __m512i h = hi ? V512::widen16(V512::load16(hi, n)) : V512::zero();
+    V512::store32(out, V512::or_(l, V512::slli<16>(h)), width);
+  }
+
   static void pack_a(const char* a, ptrdiff_t rs, ptrdiff_t cs, int m, int k, int, void* dst) {
     uint32_t* d = static_cast<uint32_t*>(dst);
     const int kp = (k + 1) / 2;
@@ -47,6 +55,11 @@ struct GemmBf16Pairs {
         uint32_t* out = d + (static_cast<size_t>(p) * kp + q) * MR;
         const char* col = a + p * MR * rs + 2 * q * cs;
         const bool odd_end = 2 * q + 1 >= k;
+        if (rs == 2) {
+          // Columns contiguous (A = X.T): the rows of a k pair are two masked loads.
+          out_pairs(col, odd_end ? nullptr : col + cs, static_cast<size_t>(rows), out, MR);
+          continue;
+        }
         for (int i = 0; i < rows; ++i) {
           out[i] = pair(col + i * rs, odd_end ? nullptr : col + i * rs + cs);
         }
@@ -78,9 +91,7 @@ struct GemmBf16Pairs {
           HK_UNROLL for (int v = 0; v < 2; ++v) {
             const int left = cols - 16 * v;
             const size_t cnt = left < 0 ? 0 : left < 16 ? static_cast<size_t>(left) : 16;
-            const __m512i lo = V512::widen16(V512::load16(r0 + v * 32, cnt));
-            const __m512i hi = r1 ? V512::widen16(V512::load16(r1 + v * 32, cnt)) : V512::zero();
-            V512::store32(out + v * 16, V512::or_(lo, V512::slli<16>(hi)), 16);
+            out_pairs(r0 + v * 32, r1 ? r1 + v * 32 : nullptr, cnt, out + v * 16, 16);
           }
         } else {
           for (int j = 0; j < cols; ++j) out[j] = pair(r0 + j * cs, r1 ? r1 + j * cs : nullptr);

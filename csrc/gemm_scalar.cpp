@@ -60,14 +60,17 @@ void micro(int kc, const void* ap, const void* bp, float* c, ptrdiff_t ldc, int 
   }
 }
 
-void gemv(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, int k,
-          int n, int fmt, float* c, bool accumulate) {
-  if (!accumulate) {
-    for (int j = 0; j < n; ++j) c[j] = 0.0f;
-  }
-  for (int kk = 0; kk < k; ++kk) {
-    const float ak = widen(a + kk * a_cs, fmt);
-    for (int j = 0; j < n; ++j) c[j] += ak * widen(b + kk * b_rs + j * b_cs, fmt);
+void gemv(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, int m, const char* b, ptrdiff_t b_rs,
+          ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate) {
+  for (int i = 0; i < m; ++i) {
+    float* ci = c + i * ldc;
+    if (!accumulate) {
+      for (int j = 0; j < n; ++j) ci[j] = 0.0f;
+    }
+    for (int kk = 0; kk < k; ++kk) {
+      const float ak = widen(a + i * a_rs + kk * a_cs, fmt);
+      for (int j = 0; j < n; ++j) ci[j] += ak * widen(b + kk * b_rs + j * b_cs, fmt);
+    }
   }
 }
 

@@ -239,6 +239,37 @@ def test_special_values_gemv(tier, dtype):
             check(got, a, bb)
 
 
+@pytest.mark.parametrize("tier", TIERS)
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+def test_gemv_layouts(tier, dtype):
+    """Up to 4 rows against B stored k-contiguous (x @ W.T: dot products, B read once for all
+    the rows), with A column-major too, and against B strided both ways (packed instead). A row
+    gives the same bits alone as among others."""
+    for m, k, n in ((2, 300, 37), (3, 130, 5), (4, 64, 17), (4, 1000, 50), (1, 70, 9)):
+        a = rand((m, k), dtype, seed=m + k)
+        w = rand((n, k), dtype, seed=n + k)
+        strided = rand((2 * k, 3 * n), dtype, seed=k)[::2, ::3]
+        for aa, bb in ((a, w.T), (np.asfortranarray(a), w.T), (a, strided)):
+            check(_matmul(aa, bb, None, None, tier), aa, bb)
+        whole = _matmul(a, w.T, None, None, tier)
+        for i in range(m):
+            assert np.array_equal(_matmul(a[i : i + 1], w.T, None, None, tier), whole[i : i + 1])
+
+
+@pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
+def test_results_do_not_depend_on_tier(dtype):
+    """Products of 16-bit values are exact in float32 and every tier adds them in the same
+    order, so the tiers agree bit for bit (the README's exceptions aside: VDPBF16PS, and dot
+    products against a k-contiguous B with up to 4 rows)."""
+    tiers = [t for t in TIERS if not (t == "avx512bf16" and dtype == BF16)]
+    for m, k, n in ((1, 300, 200), (3, 700, 90), (37, 1100, 45), (300, 530, 70)):
+        a = rand((m, k), dtype, seed=m)
+        b = rand((k, n), dtype, seed=n)
+        for bb in (b, np.asfortranarray(b)) if m > 4 else (b,):
+            got = [_matmul(a, bb, None, None, t) for t in tiers]
+            assert all(np.array_equal(g, got[0]) for g in got), f"{m}x{k}x{n}"
+
+
 def test_results_do_not_depend_on_thread_count():
     for m in (300, 800):  # A packed whole, and A packed in blocks
         a = rand((m, 700), BF16, seed=12)

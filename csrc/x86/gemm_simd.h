@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <vector>
+
 #include "common/gemm.h"
 #include "common/numerics.h"
 
@@ -273,66 +275,113 @@ struct GemmF32 {
     }
   }
 
-  static void gemv(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
-                   int k, int n, int fmt, float* c, bool accumulate) {
+  // One row of A times B with B's rows contiguous: c += a[kk..kk+3] * B[kk..kk+3, :], four
+  // rows per sweep, c (a slice of one row of C, at most 8 KiB) in L1.
+  static void gemv_row(const char* a, ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, int k, int n,
+                       int fmt, float* c, bool accumulate) {
     constexpr int W = static_cast<int>(V::N);
-    if (b_cs == 2) {
-      // B's rows are contiguous: c += a[kk..kk+3] * B[kk..kk+3, :], four rows per sweep, c (a
-      // slice of one row of C, at most 8 KiB) in L1.
-      if (!accumulate) {
-        for (int j = 0; j < n; ++j) c[j] = 0.0f;
-      }
-      const int nv = n / W * W;
-      for (int kk = 0; kk < k; kk += 4) {
-        const int rows = k - kk < 4 ? k - kk : 4;
-        float ak[4];
-        const char* row[4];
-        for (int r = 0; r < rows; ++r) {
-          row[r] = b + (kk + r) * b_rs;
-          ak[r] = widen(a + (kk + r) * a_cs, fmt);
-        }
-        // Only the rows that exist: a padding row with a zero weight would turn an inf of B
-        // into a NaN.
-        switch (rows) {
-          case 4:
-            sweep<4>(ak, row, b_rs, nv, fmt, c);
-            break;
-          case 3:
-            sweep<3>(ak, row, b_rs, nv, fmt, c);
-            break;
-          case 2:
-            sweep<2>(ak, row, b_rs, nv, fmt, c);
-            break;
-          default:
-            sweep<1>(ak, row, b_rs, nv, fmt, c);
-        }
-        for (int j = nv; j < n; ++j) {
-          for (int r = 0; r < rows; ++r) c[j] += ak[r] * widen(row[r] + j * 2, fmt);
-        }
-      }
-      return;
+    if (!accumulate) {
+      for (int j = 0; j < n; ++j) c[j] = 0.0f;
     }
-    // B's columns are contiguous (x @ W.T with W stored row-major), or neither: dot products.
+    const int nv = n / W * W;
+    for (int kk = 0; kk < k; kk += 4) {
+      const int rows = k - kk < 4 ? k - kk : 4;
+      float ak[4];
+      const char* row[4];
+      for (int r = 0; r < rows; ++r) {
+        row[r] = b + (kk + r) * b_rs;
+        ak[r] = widen(a + (kk + r) * a_cs, fmt);
+      }
+      // Only the rows that exist: a padding row with a zero weight would turn an inf of B
+      // into a NaN.
+      switch (rows) {
+        case 4:
+          sweep<4>(ak, row, b_rs, nv, fmt, c);
+          break;
+        case 3:
+          sweep<3>(ak, row, b_rs, nv, fmt, c);
+          break;
+        case 2:
+          sweep<2>(ak, row, b_rs, nv, fmt, c);
+          break;
+        default:
+          sweep<1>(ak, row, b_rs, nv, fmt, c);
+      }
+      for (int j = nv; j < n; ++j) {
+        for (int r = 0; r < rows; ++r) c[j] += ak[r] * widen(row[r] + j * 2, fmt);
+      }
+    }
+  }
+
+  // R rows of A (widened, ka floats apart) dotted with each column of B: for every (row,
+  // column), four vectors of partial sums over runs of 4 W k steps, added pairwise (V::fsum;
+  // 64 lanes one by one made 4 x 256 x 256 wait on additions: 10 GFLOP/s), then the k steps
+  // left over one by one. Every row uses each loaded column, so B is read once
+  // for all R rows (row by row, 4 x 4096 x 4096 read it four times: 44 GFLOP/s).
+  template <int R>
+  static void dot_rows(const float* aw, ptrdiff_t ka, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                       int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate) {
+    constexpr int W = static_cast<int>(V::N);
+    const int kv = b_rs == 2 ? k / (4 * W) * (4 * W) : 0;
     for (int j = 0; j < n; ++j) {
       const char* col = b + j * b_cs;
-      typename V::F acc[4] = {V::fzero(), V::fzero(), V::fzero(), V::fzero()};
-      int kk = 0;
-      if (b_rs == 2 && a_cs == 2) {
-        for (; kk + 4 * W <= k; kk += 4 * W) {
-          HK_UNROLL for (int v = 0; v < 4; ++v) {
-            const int o = (kk + v * W) * 2;
-            acc[v] = V::fma(as_f(widen_vec(a + o, fmt)), as_f(widen_vec(col + o, fmt)), acc[v]);
+      typename V::F acc[R][4];
+      HK_UNROLL for (int r = 0; r < R; ++r) {
+        HK_UNROLL for (int v = 0; v < 4; ++v) acc[r][v] = V::fzero();
+      }
+      for (int kk = 0; kk < kv; kk += 4 * W) {
+        HK_UNROLL for (int v = 0; v < 4; ++v) {
+          const typename V::F bv = as_f(widen_vec(col + (kk + v * W) * 2, fmt));
+          HK_UNROLL for (int r = 0; r < R; ++r) {
+            acc[r][v] = V::fma(V::fload(aw + r * ka + kk + v * W), bv, acc[r][v]);
           }
         }
       }
-      alignas(64) float lanes[4][V::N];
-      HK_UNROLL for (int v = 0; v < 4; ++v) V::fstore(lanes[v], acc[v]);
-      float s = 0.0f;
-      for (int v = 0; v < 4; ++v) {
-        for (int l = 0; l < W; ++l) s += lanes[v][l];
+      HK_UNROLL for (int r = 0; r < R; ++r) {
+        float s = V::fsum(V::fadd(V::fadd(acc[r][0], acc[r][1]), V::fadd(acc[r][2], acc[r][3])));
+        for (int kk = kv; kk < k; ++kk) s += aw[r * ka + kk] * widen(col + kk * b_rs, fmt);
+        float* out = c + r * ldc + j;
+        *out = accumulate ? *out + s : s;
       }
-      for (; kk < k; ++kk) s += widen(a + kk * a_cs, fmt) * widen(col + kk * b_rs, fmt);
-      c[j] = accumulate ? c[j] + s : s;
+    }
+  }
+
+  static void gemv(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, int m, const char* b,
+                   ptrdiff_t b_rs, ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc,
+                   bool accumulate) {
+    if (b_cs == 2) {
+      for (int i = 0; i < m; ++i) {
+        gemv_row(a + i * a_rs, a_cs, b, b_rs, k, n, fmt, c + i * ldc, accumulate);
+      }
+      return;
+    }
+    // B's columns are contiguous (x @ W.T with W stored row-major), or neither: dot products,
+    // with A widened once (k floats per row, reused for every column).
+    thread_local std::vector<float> tl_aw;
+    const ptrdiff_t ka = (k + 15) / 16 * 16;
+    if (tl_aw.size() < static_cast<size_t>(m * ka)) tl_aw.resize(static_cast<size_t>(m * ka));
+    float* aw = tl_aw.data();
+    for (int i = 0; i < m; ++i) {
+      for (int kk = 0; kk < k; ++kk) aw[i * ka + kk] = widen(a + i * a_rs + kk * a_cs, fmt);
+    }
+    // AVX2 has 16 registers: two rows at a time keep the 4 x R accumulators out of memory.
+    constexpr int kRows = V::N == 16 ? 4 : 2;
+    for (int i = 0; i < m; i += kRows) {
+      const float* ai = aw + i * ka;
+      float* ci = c + i * ldc;
+      switch (m - i < kRows ? m - i : kRows) {
+        case 4:
+          dot_rows<4>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
+          break;
+        case 3:
+          dot_rows<3>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
+          break;
+        case 2:
+          dot_rows<2>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
+          break;
+        default:
+          dot_rows<1>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
+      }
     }
   }
 

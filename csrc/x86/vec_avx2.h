@@ -154,6 +154,12 @@ struct V256 {
   static F fbcast(const float* p) { return _mm256_broadcast_ss(p); }
   static F fma(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
   static F fadd(F a, F b) { return _mm256_add_ps(a, b); }
+  // The sum of the lanes, halving: lane l + lane l + 4, then + 2, + 1.
+  static float fsum(F v) {
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+  }
   static void fstore(float* p, F v) { _mm256_storeu_ps(p, v); }
   static void fstore_n(float* p, F v, size_t n) { store_part(p, v, 4 * n); }
   static F as_float(U32 u) { return _mm256_castsi256_ps(u); }

@@ -192,12 +192,13 @@ struct GemmF32 {
     _mm_prefetch(static_cast<const char*>(a) + kAheadSteps * MR * 4, _MM_HINT_T0);
   }
 
-  template <int R, class Acc>
+  // The R x (J vectors) tile r to C (m <= R rows, n <= J * N columns exist).
+  template <int R, int J = NV, class Acc>
   static inline __attribute__((always_inline)) void store_tile(Acc& r, float* c, ptrdiff_t ldc,
                                                                int m, int n, bool accumulate) {
-    if (m == R && n == NR) {
+    if (m == R && n == J * static_cast<int>(V::N)) {
       HK_UNROLL for (int i = 0; i < R; ++i) {
-        HK_UNROLL for (int j = 0; j < NV; ++j) {
+        HK_UNROLL for (int j = 0; j < J; ++j) {
           float* p = c + i * ldc + j * static_cast<int>(V::N);
           V::fstore(p, accumulate ? V::fadd(r[i][j], V::fload(p)) : r[i][j]);
         }
@@ -206,7 +207,7 @@ struct GemmF32 {
     }
     HK_UNROLL for (int i = 0; i < R; ++i) {
       if (i >= m) break;
-      HK_UNROLL for (int j = 0; j < NV; ++j) {
+      HK_UNROLL for (int j = 0; j < J; ++j) {
         const int left = n - j * static_cast<int>(V::N);
         if (left <= 0) break;
         const size_t cnt = left < static_cast<int>(V::N) ? static_cast<size_t>(left) : V::N;
@@ -219,40 +220,50 @@ struct GemmF32 {
   // The first R rows of a panel (packed MR rows apart), m <= R <= MR. Each element still sums
   // its k steps in the same order, so a row computes the same bits whichever R runs it. Kept
   // out of line: inlined side by side, the variants left the full tile one register short, and
-  // it spilled a B vector (128 x 4096 x 4096: 127 -> 101 GFLOP/s).
-  template <int R>
+  // it spilled a B vector (128 x 4096 x 4096: 127 -> 101 GFLOP/s). J: the vectors of the
+  // panel's width that hold columns.
+  template <int R, int J>
   static __attribute__((noinline)) void micro_rows(int kc, const float* a, const float* b, float* c,
                                                    ptrdiff_t ldc, int m, int n, bool accumulate) {
-    typename V::F r[R][NV];
+    typename V::F r[R][J];
     HK_UNROLL for (int i = 0; i < R; ++i) {
-      HK_UNROLL for (int j = 0; j < NV; ++j) r[i][j] = V::fzero();
+      HK_UNROLL for (int j = 0; j < J; ++j) r[i][j] = V::fzero();
     }
     prefetch_tile<R>(c, ldc, m);
     for (int kk = 0; kk < kc; ++kk) {
       prefetch_ahead(a, b);
-      typename V::F bv[NV];
-      HK_UNROLL for (int j = 0; j < NV; ++j) bv[j] = V::fload(b + j * V::N);
+      typename V::F bv[J];
+      HK_UNROLL for (int j = 0; j < J; ++j) bv[j] = V::fload(b + j * V::N);
       HK_UNROLL for (int i = 0; i < R; ++i) {
         const typename V::F av = V::fbcast(a + i);
-        HK_UNROLL for (int j = 0; j < NV; ++j) r[i][j] = V::fma(av, bv[j], r[i][j]);
+        HK_UNROLL for (int j = 0; j < J; ++j) r[i][j] = V::fma(av, bv[j], r[i][j]);
       }
       a += MR;
       b += NR;
     }
-    store_tile<R>(r, c, ldc, m, n, accumulate);
+    store_tile<R, J>(r, c, ldc, m, n, accumulate);
+  }
+
+  template <int J>
+  static void micro_cols(int kc, const float* a, const float* b, float* c, ptrdiff_t ldc, int m,
+                         int n, bool accumulate) {
+    if (m <= 4 && MR > 4) return micro_rows<4, J>(kc, a, b, c, ldc, m, n, accumulate);
+    if constexpr (MR > 8) {
+      if (m <= 8) return micro_rows<8, J>(kc, a, b, c, ldc, m, n, accumulate);
+    }
+    micro_rows<MR, J>(kc, a, b, c, ldc, m, n, accumulate);
   }
 
   // A short last panel runs only the rows it has, in a tile of 4 or 8 rows: 128 rows, for
-  // one, are 9 full panels of 14 and one of 2, which the full tile ran as 14.
+  // one, are 9 full panels of 14 and one of 2, which the full tile ran as 14. A panel of at
+  // most one vector's columns skips the empty vector (a batch of 16 x 16 x 16 products spent
+  // 40% of its time in microkernels doing twice the work).
   static void micro(int kc, const void* ap, const void* bp, float* c, ptrdiff_t ldc, int m, int n,
                     bool accumulate) {
     const float* a = static_cast<const float*>(ap);
     const float* b = static_cast<const float*>(bp);
-    if (m <= 4 && MR > 4) return micro_rows<4>(kc, a, b, c, ldc, m, n, accumulate);
-    if constexpr (MR > 8) {
-      if (m <= 8) return micro_rows<8>(kc, a, b, c, ldc, m, n, accumulate);
-    }
-    micro_rows<MR>(kc, a, b, c, ldc, m, n, accumulate);
+    if (n <= static_cast<int>(V::N)) return micro_cols<1>(kc, a, b, c, ldc, m, n, accumulate);
+    micro_cols<NV>(kc, a, b, c, ldc, m, n, accumulate);
   }
 
   // c[0:nv] += sum over r < R of ak[r] * row[r][0:nv], in order of r. The next rows of B are

@@ -81,11 +81,15 @@ void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_r
     const int kcp = round_up(kc, kern.ku);
     const size_t a_panel = static_cast<size_t>(kcp / kern.ku) * mr * 4;
     const size_t b_panel = static_cast<size_t>(kcp / kern.ku) * nr * 4;
-    const uint64_t a_pack = g_a_pack_count.fetch_add(1, std::memory_order_relaxed) + 1;
+    // One task (one panel of B, or a product of a batch, run one per thread) packs A for
+    // itself, with no shared counter to bump: a batch of 16^3 products on two threads spent
+    // a quarter of the driver's time on that atomic's cache line.
+    const bool shared = tasks > 1;
+    const uint64_t a_pack = shared ? g_a_pack_count.fetch_add(1, std::memory_order_relaxed) + 1 : 0;
     const bool accumulate = pc > 0;
-    parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
+    const auto task = [&](size_t t) {
       char* ap = static_cast<char*>(scratch(tl_a_buf, a_panel_max * m_panels));
-      if (tl_a_pack != a_pack) {
+      if (!shared || tl_a_pack != a_pack) {
         for (int p = 0; p < m_panels; ++p) {
           const int i0 = p * mr;
           kern.pack_a(a + i0 * a_rs + pc * a_cs, a_rs, a_cs, std::min(mr, m - i0), kc, fmt,
@@ -104,7 +108,12 @@ void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_r
                      std::min(mr, m - pi * mr), cols, accumulate);
         }
       }
-    });
+    };
+    if (shared) {
+      parallel_for(static_cast<size_t>(tasks), task);
+    } else {
+      task(0);
+    }
   }
 }
 

@@ -29,6 +29,8 @@ except ImportError:
     threadpool_limits = None
 
 BF16, F16 = np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)
+# (batch, m, k, n); a name ending in "W.T" stores B as the transpose of a row-major (n, k) W,
+# as a linear layer's x @ W.T does.
 SHAPES = {
     "256^3": (1, 256, 256, 256),
     "1024^3": (1, 1024, 1024, 1024),
@@ -37,7 +39,11 @@ SHAPES = {
     "1x4096x4096": (1, 1, 4096, 4096),
     "128x4096x4096": (1, 128, 4096, 4096),
     "512x4096x11008": (1, 512, 4096, 11008),
+    "1x4096x4096 W.T": (1, 1, 4096, 4096),
+    "4x4096x4096 W.T": (1, 4, 4096, 4096),
+    "128x4096x4096 W.T": (1, 128, 4096, 4096),
     "batch64 64^3": (64, 64, 64, 64),
+    "batch1024 16^3": (1024, 16, 16, 16),
 }
 
 
@@ -47,7 +53,10 @@ def inputs(shape_name, dtype):
     rng = np.random.default_rng(m + k + n)
     lead = (batch,) if batch > 1 else ()
     a = rng.standard_normal(lead + (m, k), dtype=np.float32).astype(dtype)
-    b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
+    if shape_name.endswith("W.T"):
+        b = rng.standard_normal((n, k), dtype=np.float32).astype(dtype).T
+    else:
+        b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
     return a, b, a.astype(np.float32), b.astype(np.float32)
 
 

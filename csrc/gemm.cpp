@@ -39,6 +39,9 @@ constexpr int kFewRowPanels = 48;
 // kGemvKBlock rows (a multiple of 4: see GemmKernel::gemv for why that keeps the bits).
 constexpr int kGemvMaxRows = 4;
 constexpr int kGemvKBlock = 256;
+// Against a k-contiguous B, the GEMV widens its rows of A whole (m x k floats per thread); past
+// this k the packed path, whose buffers do not grow with k, takes the product instead.
+constexpr int kGemvDotMaxK = 1 << 20;
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and reused across calls.
 void* scratch(std::vector<char>& buf, size_t bytes) {
@@ -131,7 +134,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   const int threads = get_num_threads();
   // With neither B's rows nor its columns contiguous, packing B is cheaper than reading it
   // element by element for each row (1 x 4096 x 4096 from a strided view: 2 GFLOP/s).
-  if (m <= kGemvMaxRows && (b_cs == 2 || b_rs == 2)) {
+  if (m <= kGemvMaxRows && (b_cs == 2 || (b_rs == 2 && k <= kGemvDotMaxK))) {
     // Each element of B is used m times at most: stream B instead of packing it. Tasks are
     // column chunks (multiples of 64 columns, about two per thread). With B's rows contiguous,
     // a task walks its columns kGemvKBlock rows at a time and runs every row of A over that

@@ -254,6 +254,10 @@ def test_gemv_layouts(tier, dtype):
         whole = _matmul(a, w.T, None, None, tier)
         for i in range(m):
             assert np.array_equal(_matmul(a[i : i + 1], w.T, None, None, tier), whole[i : i + 1])
+    # Past 2^20 k steps the rows would be widened into a buffer that grows with k: packed instead.
+    a = rand((2, (1 << 20) + 7), dtype, seed=5)
+    w = rand((3, (1 << 20) + 7), dtype, seed=6)
+    check(_matmul(a, w.T, None, None, tier), a, w.T)
 
 
 @pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)

@@ -327,8 +327,8 @@ struct GemmF32 {
   // R rows of A (widened, ka floats apart) dotted with each column of B: for every (row,
   // column), four vectors of partial sums over runs of 4 W k steps, added pairwise (V::fsum;
   // 64 lanes one by one made 4 x 256 x 256 wait on additions: 10 GFLOP/s), then the k steps
-  // left over one by one. Every row uses each loaded column, so B is read once
-  // for all R rows (row by row, 4 x 4096 x 4096 read it four times: 44 GFLOP/s).
+  // left over one by one. Every row uses each loaded column, so B is read once for all R rows
+  // (row by row, 4 x 4096 x 4096 read it four times: 44 GFLOP/s).
   template <int R>
   static void dot_rows(const float* aw, ptrdiff_t ka, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
                        int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate) {

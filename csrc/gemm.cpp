@@ -42,6 +42,9 @@ constexpr int kGemvKBlock = 256;
 // Against a k-contiguous B, the GEMV widens its rows of A whole (m x k floats per thread); past
 // this k the packed path, whose buffers do not grow with k, takes the product instead.
 constexpr int kGemvDotMaxK = 1 << 20;
+// Products through GemmKernel::small that are split over the threads (a single product; a
+// batch's products each run on one thread).
+constexpr double kSmallSplitFlops = 1 << 20;
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and reused across calls.
 void* scratch(std::vector<char>& buf, size_t bytes) {
@@ -132,9 +135,29 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   }
   const int mr = kern.mr, nr = kern.nr;
   const int threads = get_num_threads();
+  // Up to 4 rows against a k-contiguous B: dot products (GemmKernel::gemv), whatever else.
+  const bool dots = m <= kGemvMaxRows && b_rs == 2 && b_cs != 2 && k <= kGemvDotMaxK;
+  if (kern.small != nullptr && !dots && a_cs == 2 && n <= nr && k <= kKC) {
+    // Tasks of whole tiles of rows, when there are enough rows to share. (A single task is
+    // called directly: building the std::function allocated, and with its index divisions
+    // that was a fifth of the time of a batch of 4 x 4 x 4 products.)
+    const double flops = 2.0 * m * n * k;
+    if (flops < kSmallSplitFlops || threads == 1) {
+      kern.small(a, a_rs, m, b, b_rs, b_cs, k, n, fmt, c, ldc);
+      return;
+    }
+    const int tiles = (m + mr - 1) / mr;
+    const int tasks = std::min(tiles, 2 * threads);
+    parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
+      const int i0 = static_cast<int>(t * tiles / tasks) * mr;
+      const int i1 = std::min(m, static_cast<int>((t + 1) * tiles / tasks) * mr);
+      kern.small(a + i0 * a_rs, a_rs, i1 - i0, b, b_rs, b_cs, k, n, fmt, c + i0 * ldc, ldc);
+    });
+    return;
+  }
   // With neither B's rows nor its columns contiguous, packing B is cheaper than reading it
   // element by element for each row (1 x 4096 x 4096 from a strided view: 2 GFLOP/s).
-  if (m <= kGemvMaxRows && (b_cs == 2 || (b_rs == 2 && k <= kGemvDotMaxK))) {
+  if (m <= kGemvMaxRows && (b_cs == 2 || dots)) {
     // Each element of B is used m times at most: stream B instead of packing it. Tasks are
     // column chunks (multiples of 64 columns, about two per thread). With B's rows contiguous,
     // a task walks its columns kGemvKBlock rows at a time and runs every row of A over that

@@ -222,36 +222,42 @@ struct GemmF32 {
   // out of line: inlined side by side, the variants left the full tile one register short, and
   // it spilled a B vector (128 x 4096 x 4096: 127 -> 101 GFLOP/s). J: the vectors of the
   // panel's width that hold columns.
-  template <int R, int J>
+  // kRowsA: A is not a packed panel but R rows of widened floats, lda apart (see small).
+  template <int R, int J, bool kRowsA = false>
   static __attribute__((noinline)) void micro_rows(int kc, const float* a, const float* b, float* c,
-                                                   ptrdiff_t ldc, int m, int n, bool accumulate) {
+                                                   ptrdiff_t ldc, int m, int n, bool accumulate,
+                                                   ptrdiff_t lda) {
     typename V::F r[R][J];
     HK_UNROLL for (int i = 0; i < R; ++i) {
       HK_UNROLL for (int j = 0; j < J; ++j) r[i][j] = V::fzero();
     }
     prefetch_tile<R>(c, ldc, m);
     for (int kk = 0; kk < kc; ++kk) {
-      prefetch_ahead(a, b);
+      if constexpr (!kRowsA) prefetch_ahead(a, b);
       typename V::F bv[J];
       HK_UNROLL for (int j = 0; j < J; ++j) bv[j] = V::fload(b + j * V::N);
       HK_UNROLL for (int i = 0; i < R; ++i) {
-        const typename V::F av = V::fbcast(a + i);
+        const typename V::F av = V::fbcast(kRowsA ? a + i * lda : a + i);
         HK_UNROLL for (int j = 0; j < J; ++j) r[i][j] = V::fma(av, bv[j], r[i][j]);
       }
-      a += MR;
+      a += kRowsA ? 1 : MR;
       b += NR;
     }
     store_tile<R, J>(r, c, ldc, m, n, accumulate);
   }
 
-  template <int J>
+  // The rows of the tile that runs m <= MR rows.
+  static constexpr int tile_rows(int m) { return m <= 4 ? 4 : m <= 8 && MR > 8 ? 8 : MR; }
+
+  template <int J, bool kRowsA = false>
   static void micro_cols(int kc, const float* a, const float* b, float* c, ptrdiff_t ldc, int m,
-                         int n, bool accumulate) {
-    if (m <= 4 && MR > 4) return micro_rows<4, J>(kc, a, b, c, ldc, m, n, accumulate);
+                         int n, bool accumulate, ptrdiff_t lda = 0) {
+    static_assert(tile_rows(MR) == MR && tile_rows(1) == (MR > 4 ? 4 : MR), "tiles 4, 8, MR");
+    if (m <= 4 && MR > 4) return micro_rows<4, J, kRowsA>(kc, a, b, c, ldc, m, n, accumulate, lda);
     if constexpr (MR > 8) {
-      if (m <= 8) return micro_rows<8, J>(kc, a, b, c, ldc, m, n, accumulate);
+      if (m <= 8) return micro_rows<8, J, kRowsA>(kc, a, b, c, ldc, m, n, accumulate, lda);
     }
-    micro_rows<MR, J>(kc, a, b, c, ldc, m, n, accumulate);
+    micro_rows<MR, J, kRowsA>(kc, a, b, c, ldc, m, n, accumulate, lda);
   }
 
   // A short last panel runs only the rows it has, in a tile of 4 or 8 rows: 128 rows, for
@@ -264,6 +270,51 @@ struct GemmF32 {
     const float* b = static_cast<const float*>(bp);
     if (n <= static_cast<int>(V::N)) return micro_cols<1>(kc, a, b, c, ldc, m, n, accumulate);
     micro_cols<NV>(kc, a, b, c, ldc, m, n, accumulate);
+  }
+
+  // See GemmKernel::small. A's rows are widened a tile at a time into a buffer (row after row,
+  // k floats apart; the tile's rows past m are zeros) and the microkernel broadcasts from them;
+  // B is one panel, of which a row-contiguous B fills only the vectors that hold columns. For a
+  // stack of 16 x 16 x 16 products, transposing A into panels had been a fifth of the time and
+  // packing B another tenth. With one vector of columns, tiles of 8 rows: 14 rows take 7 cycles
+  // a k step, 8 rows 4 (the FMA latency), so 16 rows as 8 + 8 beat 14 + 2 (a 4-row tile).
+  static void small(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs,
+                    ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc) {
+    constexpr int W = static_cast<int>(V::N);
+    const int vecs = n <= W ? 1 : NV;
+    const int group = vecs == 1 && MR > 8 ? 8 : MR;
+    thread_local std::vector<float> tl_buf;
+    const size_t b_len = static_cast<size_t>(k) * NR;
+    if (tl_buf.size() < b_len + static_cast<size_t>(MR) * k) tl_buf.resize(b_len + MR * k);
+    float* bw = tl_buf.data();
+    float* aw = bw + b_len;
+    if (b_cs == 2) {
+      for (int kk = 0; kk < k; ++kk) {
+        for (int v = 0; v < vecs; ++v) {
+          const int cnt = n - v * W < W ? n - v * W : W;
+          V::store32(bw + kk * NR + v * W, widen_vec(b + kk * b_rs + v * W * 2, fmt, cnt), V::N);
+        }
+      }
+    } else {
+      pack_b(b, b_rs, b_cs, k, n, fmt, bw);
+    }
+    for (int i0 = 0; i0 < m; i0 += group) {
+      const int rows = m - i0 < group ? m - i0 : group;
+      for (int i = 0; i < rows; ++i) {
+        const char* src = a + (i0 + i) * a_rs;
+        float* dst = aw + static_cast<size_t>(i) * k;
+        for (int kk = 0; kk < k; kk += W) {
+          const int cnt = k - kk < W ? k - kk : W;
+          V::store32(dst + kk, widen_vec(src + kk * 2, fmt, cnt), static_cast<size_t>(cnt));
+        }
+      }
+      memset(aw + static_cast<size_t>(rows) * k, 0, sizeof(float) * (tile_rows(rows) - rows) * k);
+      if (vecs == 1) {
+        micro_cols<1, true>(k, aw, bw, c + i0 * ldc, ldc, rows, n, false, k);
+      } else {
+        micro_cols<NV, true>(k, aw, bw, c + i0 * ldc, ldc, rows, n, false, k);
+      }
+    }
   }
 
   // c[0:nv] += sum over r < R of ak[r] * row[r][0:nv], in order of r. The next rows of B are
@@ -398,7 +449,9 @@ struct GemmF32 {
 
   static typename V::F as_f(typename V::U32 u) { return V::as_float(u); }
 
-  static GemmKernel kernel() { return GemmKernel{MR, NR, 1, &pack_a, &pack_b, &micro, &gemv}; }
+  static GemmKernel kernel() {
+    return GemmKernel{MR, NR, 1, &pack_a, &pack_b, &micro, &gemv, &small};
+  }
 };
 
 }  // namespace

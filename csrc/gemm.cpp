@@ -42,8 +42,10 @@ constexpr int kGemvKBlock = 256;
 // Against a k-contiguous B, the GEMV widens its rows of A whole (m x k floats per thread); past
 // this k the packed path, whose buffers do not grow with k, takes the product instead.
 constexpr int kGemvDotMaxK = 1 << 20;
-// Products through GemmKernel::small that are split over the threads (a single product; a
-// batch's products each run on one thread).
+// GemmKernel::small takes products of one KC block whose packed B is at most kSmallMaxB bytes,
+// and splits those of kSmallSplitFlops or more over the threads (a batch's products each run
+// on one thread).
+constexpr size_t kSmallMaxB = 64 << 10;
 constexpr double kSmallSplitFlops = 1 << 20;
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and reused across calls.
@@ -137,7 +139,9 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   const int threads = get_num_threads();
   // Up to 4 rows against a k-contiguous B: dot products (GemmKernel::gemv), whatever else.
   const bool dots = m <= kGemvMaxRows && b_rs == 2 && b_cs != 2 && k <= kGemvDotMaxK;
-  if (kern.small != nullptr && !dots && a_cs == 2 && n <= nr && k <= kKC) {
+  const size_t small_b = static_cast<size_t>(k) * round_up(n, nr) * 4;
+  if (kern.small != nullptr && !dots && a_cs == 2 && k <= kKC && small_b <= kSmallMaxB &&
+      (n <= nr || m > kGemvMaxRows)) {
     // Tasks of whole tiles of rows, when there are enough rows to share. (A single task is
     // called directly: building the std::function allocated, and with its index divisions
     // that was a fifth of the time of a batch of 4 x 4 x 4 products.)

@@ -34,10 +34,10 @@ struct GemmKernel {
                ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc,
                bool accumulate) = nullptr;
   // C (m x n, row stride ldc) = A (m x k, rows contiguous, byte row stride a_rs) * B (k x n,
-  // any byte strides), for n <= nr, without packing A into panels: for small products, whose
-  // packing costs about as much as their multiplication. Each element sums its k steps in order
-  // from zero, as one micro call does: up to one KC block of k, the bits of the packed path.
-  // Optional (nullptr: the packed path).
+  // any byte strides) without packing A into panels, for small products, whose packing costs
+  // about as much as their multiplication (B is packed whole: k x n rounded up to nr floats).
+  // Each element sums its k steps in order from zero, as one micro call does: up to one KC
+  // block of k, the bits of the packed path. Optional (nullptr: the packed path).
   void (*small)(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
                 int k, int n, int fmt, float* c, ptrdiff_t ldc) = nullptr;
 };

@@ -272,27 +272,32 @@ struct GemmF32 {
     micro_cols<NV>(kc, a, b, c, ldc, m, n, accumulate);
   }
 
-  // See GemmKernel::small. A's rows are widened a tile at a time into a buffer (row after row,
-  // k floats apart; the tile's rows past m are zeros) and the microkernel broadcasts from them;
-  // B is one panel, of which a row-contiguous B fills only the vectors that hold columns. For a
-  // stack of 16 x 16 x 16 products, transposing A into panels had been a fifth of the time and
-  // packing B another tenth. With one vector of columns, tiles of 8 rows: 14 rows take 7 cycles
-  // a k step, 8 rows 4 (the FMA latency), so 16 rows as 8 + 8 beat 14 + 2 (a 4-row tile).
+  // See GemmKernel::small. B is packed whole into panels, of which a row-contiguous B fills only
+  // the vectors that hold columns; A's rows are widened a tile at a time into a buffer (row
+  // after row, k floats apart; the tile's rows past m are zeros) and the microkernel broadcasts
+  // from them. For a stack of 16 x 16 x 16 products, transposing A into panels had been a fifth
+  // of the time and packing B another tenth. With one vector of columns, tiles of 8 rows: 14
+  // rows take 7 cycles a k step, 8 rows 4 (the FMA latency), so 16 rows as 8 + 8 beat 14 + 2.
   static void small(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs,
                     ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc) {
     constexpr int W = static_cast<int>(V::N);
-    const int vecs = n <= W ? 1 : NV;
-    const int group = vecs == 1 && MR > 8 ? 8 : MR;
+    const int panels = (n + NR - 1) / NR;
+    const int group = n <= W && MR > 8 ? 8 : MR;
     thread_local std::vector<float> tl_buf;
-    const size_t b_len = static_cast<size_t>(k) * NR;
+    const size_t b_panel = static_cast<size_t>(k) * NR;
+    const size_t b_len = b_panel * panels;
     if (tl_buf.size() < b_len + static_cast<size_t>(MR) * k) tl_buf.resize(b_len + MR * k);
     float* bw = tl_buf.data();
     float* aw = bw + b_len;
     if (b_cs == 2) {
-      for (int kk = 0; kk < k; ++kk) {
-        for (int v = 0; v < vecs; ++v) {
-          const int cnt = n - v * W < W ? n - v * W : W;
-          V::store32(bw + kk * NR + v * W, widen_vec(b + kk * b_rs + v * W * 2, fmt, cnt), V::N);
+      for (int p = 0; p < panels; ++p) {
+        const int cols = n - p * NR < NR ? n - p * NR : NR;
+        for (int kk = 0; kk < k; ++kk) {
+          for (int v = 0; v * W < cols; ++v) {
+            const int cnt = cols - v * W < W ? cols - v * W : W;
+            V::store32(bw + p * b_panel + kk * NR + v * W,
+                       widen_vec(b + kk * b_rs + (p * NR + v * W) * 2, fmt, cnt), V::N);
+          }
         }
       }
     } else {
@@ -309,10 +314,14 @@ struct GemmF32 {
         }
       }
       memset(aw + static_cast<size_t>(rows) * k, 0, sizeof(float) * (tile_rows(rows) - rows) * k);
-      if (vecs == 1) {
-        micro_cols<1, true>(k, aw, bw, c + i0 * ldc, ldc, rows, n, false, k);
-      } else {
-        micro_cols<NV, true>(k, aw, bw, c + i0 * ldc, ldc, rows, n, false, k);
+      for (int p = 0; p < panels; ++p) {
+        const int cols = n - p * NR < NR ? n - p * NR : NR;
+        float* cp = c + i0 * ldc + p * NR;
+        if (cols <= W) {
+          micro_cols<1, true>(k, aw, bw + p * b_panel, cp, ldc, rows, cols, false, k);
+        } else {
+          micro_cols<NV, true>(k, aw, bw + p * b_panel, cp, ldc, rows, cols, false, k);
+        }
       }
     }
   }

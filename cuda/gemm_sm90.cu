@@ -282,6 +282,10 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
   }
+#else
+  // Only sm_90a machine code has a body; were this ever launched elsewhere (a wrong
+  // capability check, a forced PTX JIT), C must not be left unwritten without an error.
+  __trap();
 #endif
 }
 

@@ -78,12 +78,69 @@ def test_gpu_layouts(kernel, dtype):
         "strided": (base_a[::2, ::2], base_b[::2, ::2]),
         "negative": (base_a[::-1, ::-2], base_b[::-2, ::-3]),
     }
+    # Views the tensor-core kernels read in place (the ones above with a transposed operand
+    # are copied: a column stride of 600 bytes is not a multiple of 16).
+    tall_a = cupy.asarray(rand((280, 304), dtype, seed=5)).T  # m-contiguous, columns 608 bytes
+    wide_b = cupy.asarray(rand((280, 272), dtype, seed=6))  # rows of 544 bytes
+    in_place = {
+        "A m-contiguous, in place": (tall_a, wide_b),
+        "both transposed, in place": (tall_a, cupy.asarray(rand((272, 280), dtype, seed=7)).T),
+        "rows reversed, in place": (base_a[::-1], wide_b[::-1]),
+    }
+    for name, (a, b) in in_place.items():
+        assert all(tensor_friendly(x.shape, x.strides, x.data.ptr) for x in (a, b)), name
+    views.update(in_place)
     for name, (a, b) in views.items():
+        if kernel == "sm90" and name == "rows reversed, in place":
+            # TMA needs positive strides: forced, sm90 declines (auto runs sm80 instead).
+            with pytest.raises(ValueError, match="cannot run these operands"):
+                _matmul(a, b, None, None, kernel)
+            continue
         got = _matmul(a, b, None, None, kernel)
         try:
             check(cupy.asnumpy(got), cupy.asnumpy(a), cupy.asnumpy(b), ulps=ULPS)
         except AssertionError as e:
             raise AssertionError(f"{name}: {e}") from None
+
+
+def _in_place(cupy, x, rows_contiguous):
+    """x (host, r x c) on the GPU as a view the tensor-core kernels read in place: rows (or
+    columns) contiguous, padded to a multiple of 8 elements."""
+    r, c = x.shape
+    if rows_contiguous:
+        host = np.zeros((r, -(-c // 8) * 8), x.dtype)
+        host[:, :c] = x
+        return cupy.asarray(host)[:, :c]
+    host = np.zeros((c, -(-r // 8) * 8), x.dtype)
+    host[:, :r] = x.T
+    return cupy.asarray(host)[:, :r].T
+
+
+@gpu
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_gpu_many_tiles(kernel):
+    """More output tiles than two per SM of an H100 or H200 (132 SMs), in all four layouts read
+    in place: the persistent sm90 kernel then runs several tiles per CTA, each starting on
+    another pipeline stage and barrier phase (3 and 5 k tiles of 64), and sm80 picks its
+    128 x 256 configuration with its whole pipeline (the other tests fit in one tile per SM)."""
+    import cupy
+
+    _kernel(kernel)
+    for (m, k, n), dtype in (((2200, 136, 4400), BF16), ((2085, 300, 4141), F16)):
+        a = rand((m, k), dtype, seed=m)
+        b = rand((k, n), dtype, seed=n)
+        for a_rows in (True, False):
+            for b_rows in (True, False):
+                da, db = _in_place(cupy, a, a_rows), _in_place(cupy, b, b_rows)
+                assert all(tensor_friendly(x.shape, x.strides, x.data.ptr) for x in (da, db))
+                got = cupy.asnumpy(_matmul(da, db, None, None, kernel))
+                try:
+                    check(got, a, b, ulps=ULPS)
+                except AssertionError as e:
+                    layout = f"A rows {'' if a_rows else 'not '}contiguous, B rows " + (
+                        "contiguous" if b_rows else "not contiguous"
+                    )
+                    raise AssertionError(f"{m}x{k}x{n} {layout}: {e}") from None
 
 
 @gpu

@@ -359,7 +359,21 @@ def test_bad_inputs(a, b, exc, match):
         halfkit.matmul(a, b)
 
 
-def test_bad_out_untouched():
+def test_dimensions_past_int32_rejected():
+    """The CPU kernels count rows, columns and k steps in 32-bit integers: larger dimensions are
+    an error, never a truncated product (zero-stride views: nothing is allocated)."""
+    row = np.broadcast_to(np.zeros((), F16), (1, 2**31))
+    col = np.broadcast_to(np.zeros((), F16), (2**31, 1))
+    one = np.zeros((1, 1), F16)
+    for a, b in ((row, col), (col, one), (one, row), (row[0], col)):  # k, m, n, 1-D
+        with pytest.raises(ValueError, match=r"2\^31 or more"):
+            halfkit.matmul(a, b)
+    assert _core.matmul_fast(row, col, None) is None
+    with pytest.raises(ValueError, match="below 2\\^31"):
+        _core.matmul(
+            row, col, np.empty((1, 1), F32), np.zeros(1, np.int64), np.zeros(1, np.int64), 0
+        )
+
     a = rand((3, 4), BF16)
     b = rand((4, 5), BF16)
     for out, exc in (

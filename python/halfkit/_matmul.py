@@ -99,6 +99,11 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
     if gpu:
         return _cupy.matmul(a2, b2, batch, shape, out, res_dt, tier or "auto")
 
+    if max(m, k, n) >= 2**31:
+        raise ValueError(
+            f"halfkit.matmul: a matrix dimension of 2^31 or more is not supported on the CPU "
+            f"(m={m}, k={k}, n={n})"
+        )
     a2, b2 = _usable(a2), _usable(b2)
     full = batch + (m, n)
     direct = (

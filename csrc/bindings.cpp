@@ -155,35 +155,14 @@ void set_fast_path(const std::vector<py::object>& dtypes, const py::object& repo
   g_fast.report_overflow = report_overflow.inc_ref().ptr();
 }
 
-// A stack of GEMMs, with the GIL released: for each i, c[i] (m x n float32, C order) = the
-// matrix at byte offset ao[i] from a (m x k, byte strides a_rs, a_cs) times the one at bo[i]
-// from b (k x n).
+// A stack of GEMMs (see gemm_batch), with the GIL released.
 void run_matmul(int fmt, const std::string& tier, const char* ap, ptrdiff_t a_rs, ptrdiff_t a_cs,
                 const char* bp, ptrdiff_t b_rs, ptrdiff_t b_cs, float* cp, int m, int n, int k,
                 const int64_t* ao, const int64_t* bo, size_t batch) {
   const GemmKernel& kern =
       gemm_table(tier.empty() ? active_isa() : tier_from_name(tier)).kernel[fmt];
   py::gil_scoped_release nogil;
-  auto one = [&](size_t i) {
-    gemm(kern, fmt, ap + ao[i], a_rs, a_cs, bp + bo[i], b_rs, b_cs, cp + i * m * n, n, m, n, k);
-  };
-  // Enough products to keep every thread busy, or small ones: tasks of whole products (each
-  // then runs single-threaded, as the pool is busy), with no synchronisation inside a product.
-  // Otherwise one after another, each split over the pool. (16 x 128^3 with two threads: 114
-  // GFLOP/s when each product was split, the same as one thread.) A task takes a contiguous run
-  // of products, at most 8 runs per thread: one product per task made a batch of 1024 16^3
-  // products slower on two threads than on one (27-30 against 43 GFLOP/s; each task bumps the
-  // pool's shared counters, whose cache lines then bounce between the cores).
-  const double flops = 2.0 * m * n * k;
-  const size_t threads = static_cast<size_t>(get_num_threads());
-  if (batch >= 2 * threads || (batch > 1 && flops < 4e6)) {
-    const size_t tasks = std::min(batch, 8 * threads);
-    parallel_for(tasks, [&](size_t t) {
-      for (size_t i = t * batch / tasks; i < (t + 1) * batch / tasks; ++i) one(i);
-    });
-  } else {
-    for (size_t i = 0; i < batch; ++i) one(i);
-  }
+  gemm_batch(kern, fmt, ap, a_rs, a_cs, ao, bp, b_rs, b_cs, bo, cp, m, n, k, batch);
 }
 
 // Batched GEMM: for each i, c[i] (m x n float32, C order) = a at byte offset a_off[i] (m x k,

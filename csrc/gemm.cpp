@@ -75,21 +75,20 @@ int round_up(int x, int m) { return (x + m - 1) / m * m; }
 // more in pack_a).
 void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
                    const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m,
-                   int n, int k) {
+                   int n, int k, int threads) {
   const int mr = kern.mr, nr = kern.nr;
   const int m_panels = (m + mr - 1) / mr;
   const int n_panels = (n + nr - 1) / nr;
-  const int threads = get_num_threads();
   const size_t a_panel_max = static_cast<size_t>(round_up(kKC, kern.ku) / kern.ku) * mr * 4;
   // Column slices of whole panels, a few per thread so a delayed thread can be helped.
-  const int tasks = std::max(1, std::min(n_panels, 4 * threads));
+  const int tasks = threads == 1 ? 1 : std::max(1, std::min(n_panels, 4 * threads));
   const int per = (n_panels + tasks - 1) / tasks;
   for (int pc = 0; pc < k; pc += kKC) {
     const int kc = std::min(kKC, k - pc);
     const int kcp = round_up(kc, kern.ku);
     const size_t a_panel = static_cast<size_t>(kcp / kern.ku) * mr * 4;
     const size_t b_panel = static_cast<size_t>(kcp / kern.ku) * nr * 4;
-    // One task (one panel of B, or a product of a batch, run one per thread) packs A for
+    // One task (a single panel of B, or any product of a batch, which has one thread) packs A for
     // itself, with no shared counter to bump: a batch of 16^3 products on two threads spent
     // a quarter of the driver's time on that atomic's cache line.
     const bool shared = tasks > 1;
@@ -125,18 +124,18 @@ void gemm_few_rows(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_r
   }
 }
 
-}  // namespace
-
+// One GEMM: C (m x n, float32, row stride ldc) = A (m x k) * B (k x n), 16-bit inputs with
+// byte strides, split into tasks for `threads` threads (1: a product of a batch, whose tasks
+// run on the thread that runs the product).
 void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
           const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m, int n,
-          int k) {
+          int k, int threads) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     for (int i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
     return;
   }
   const int mr = kern.mr, nr = kern.nr;
-  const int threads = get_num_threads();
   // Up to 4 rows against a k-contiguous B: dot products (GemmKernel::gemv), whatever else.
   const bool dots = m <= kGemvMaxRows && b_rs == 2 && b_cs != 2 && k <= kGemvDotMaxK;
   const size_t small_b = static_cast<size_t>(k) * round_up(n, nr) * 4;
@@ -183,7 +182,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   }
   const int m_panels = (m + mr - 1) / mr;
   if (m_panels <= kFewRowPanels) {
-    gemm_few_rows(kern, fmt, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, m, n, k);
+    gemm_few_rows(kern, fmt, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, m, n, k, threads);
     return;
   }
   for (int jc = 0; jc < n; jc += kNC) {
@@ -245,6 +244,39 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
         }
       });
     }
+  }
+}
+
+}  // namespace
+
+void gemm_batch(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                const int64_t* a_off, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                const int64_t* b_off, float* c, int m, int n, int k, size_t batch) {
+  const int threads = get_num_threads();
+  const size_t mn = static_cast<size_t>(m) * n;
+  // Enough products to keep every thread busy, or small ones: tasks of whole products, each
+  // run on one thread, with no synchronisation inside a product. Otherwise one after another,
+  // each split over the pool. (16 x 128^3 with two threads: 114 GFLOP/s when each product was
+  // split, the same as one thread.) A task takes a contiguous run of products, at most 8 runs
+  // per thread: one product per task made a batch of 1024 16^3 products slower on two threads
+  // than on one (27-30 against 43 GFLOP/s; each task bumps the pool's shared counters, whose
+  // cache lines then bounce between the cores). A product of a task is told it has one thread:
+  // split into tasks of its own, which run one after another on that thread, it packed B once
+  // per task (a batch of 64 128x64x128 products with two threads: 257 -> 205 GFLOP/s).
+  const double flops = 2.0 * m * n * k;
+  if (batch >= 2 * static_cast<size_t>(threads) || (batch > 1 && flops < 4e6)) {
+    const size_t tasks = std::min(batch, 8 * static_cast<size_t>(threads));
+    parallel_for(tasks, [&](size_t t) {
+      for (size_t i = t * batch / tasks; i < (t + 1) * batch / tasks; ++i) {
+        gemm(kern, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m, n, k,
+             1);
+      }
+    });
+    return;
+  }
+  for (size_t i = 0; i < batch; ++i) {
+    gemm(kern, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m, n, k,
+         threads);
   }
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/kernels.h"
 
@@ -53,10 +54,12 @@ void fill_gemm_avx512(GemmTable& t);
 void fill_gemm_avx512bf16(GemmTable& t);
 #endif
 
-// One GEMM: C (m x n, float32, row stride ldc) = A (m x k) * B (k x n), 16-bit inputs with byte
-// strides. Splits the work over the thread pool unless it is busy (then runs on the caller).
-void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-          const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m, int n,
-          int k);
+// A stack of GEMMs: for each t < batch, C + t m n (m x n float32, C order) = the matrix at byte
+// offset a_off[t] from a (m x k, byte strides a_rs, a_cs) times the one at b_off[t] from b
+// (k x n), 16-bit inputs. Spreads the work over the thread pool unless it is busy (then runs on
+// the caller).
+void gemm_batch(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                const int64_t* a_off, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
+                const int64_t* b_off, float* c, int m, int n, int k, size_t batch);
 
 }  // namespace halfkit

@@ -30,7 +30,8 @@ except ImportError:
 
 BF16, F16 = np.dtype(ml_dtypes.bfloat16), np.dtype(np.float16)
 # (batch, m, k, n); a name ending in "W.T" stores B as the transpose of a row-major (n, k) W,
-# as a linear layer's x @ W.T does.
+# as a linear layer's x @ W.T does, and one ending in "K.T" each matrix of B as the transpose of
+# a row-major (n, k) one, as attention's scores Q @ K.T do (then P @ V: 128 x 128 x 64).
 SHAPES = {
     "256^3": (1, 256, 256, 256),
     "1024^3": (1, 1024, 1024, 1024),
@@ -44,6 +45,8 @@ SHAPES = {
     "128x4096x4096 W.T": (1, 128, 4096, 4096),
     "batch64 64^3": (64, 64, 64, 64),
     "batch1024 16^3": (1024, 16, 16, 16),
+    "batch64 128x64x128 K.T": (64, 128, 64, 128),
+    "batch64 128x128x64": (64, 128, 128, 64),
 }
 
 
@@ -55,6 +58,8 @@ def inputs(shape_name, dtype):
     a = rng.standard_normal(lead + (m, k), dtype=np.float32).astype(dtype)
     if shape_name.endswith("W.T"):
         b = rng.standard_normal((n, k), dtype=np.float32).astype(dtype).T
+    elif shape_name.endswith("K.T"):
+        b = rng.standard_normal(lead + (n, k), dtype=np.float32).astype(dtype).swapaxes(-1, -2)
     else:
         b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
     return a, b, a.astype(np.float32), b.astype(np.float32)

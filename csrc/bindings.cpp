@@ -175,8 +175,9 @@ void matmul(const py::array& a, const py::array& b, py::array_t<float>& c,
     throw py::value_error("format must be float16 or bfloat16");
   if (a.itemsize() != 2 || b.itemsize() != 2) throw py::value_error("inputs must be 16-bit");
   if (a.ndim() < 2 || b.ndim() < 2 || c.ndim() < 2) throw py::value_error("need matrices");
-  if (std::max({a.shape(a.ndim() - 2), a.shape(a.ndim() - 1), b.shape(b.ndim() - 1)}) > INT32_MAX) {
-    throw py::value_error("matmul: matrix dimensions must be below 2^31");
+  if (std::max({a.shape(a.ndim() - 2), a.shape(a.ndim() - 1), b.shape(b.ndim() - 1)}) >=
+      kMaxGemmDim) {
+    throw py::value_error("matmul: matrix dimensions must be below 2^31 - 2^20");
   }
   const int m = static_cast<int>(a.shape(a.ndim() - 2));
   const int k = static_cast<int>(a.shape(a.ndim() - 1));
@@ -218,7 +219,7 @@ py::object matmul_fast(py::handle a, py::handle b, py::handle out) {
     }
   }
   const py::ssize_t m = x.shape(xd - 2), k = x.shape(xd - 1), n = w.shape(wd - 1);
-  if (std::max({m, k, n}) > INT32_MAX) return py::none();  // the kernels count in int
+  if (std::max({m, k, n}) >= kMaxGemmDim) return py::none();
   // Batch axes aligned from the right, as numpy broadcasts them; a missing or length-1 axis
   // repeats its one matrix (stride 0).
   const int nb = std::max(xd, wd) - 2;

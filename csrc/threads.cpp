@@ -43,6 +43,16 @@ inline void cpu_relax() {
 // posted; the caller unposts it once every task has run and then waits only for the workers that
 // joined, never for ones still asleep (waking a blocked thread costs tens to hundreds of
 // microseconds on a virtual machine: more than a whole small job).
+// Set while this thread runs tasks of a job: a parallel_for inside a task (a product of a
+// batch of GEMMs) runs inline. The calling thread holds the pool's busy mutex then, and locking
+// a mutex a thread already owns, even with try_lock, is undefined.
+thread_local bool tl_in_job = false;
+struct InJob {
+  const bool outer = tl_in_job;
+  InJob() { tl_in_job = true; }
+  ~InJob() { tl_in_job = outer; }
+};
+
 struct Job {
   const std::function<void(size_t)>* fn;
   size_t n;
@@ -99,6 +109,7 @@ class Pool {
   }
 
   void run_tasks(Job& job) {
+    const InJob in_job;
     for (;;) {
       const size_t i = job.next.fetch_add(1, std::memory_order_relaxed);
       if (i >= job.n) return;
@@ -180,7 +191,7 @@ int get_num_threads() {
 void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
 
 void parallel_for(size_t n_tasks, const std::function<void(size_t)>& fn) {
-  if (n_tasks > 1 && get_num_threads() > 1) {
+  if (n_tasks > 1 && !tl_in_job && get_num_threads() > 1) {
     if (pool()->try_run(n_tasks, fn)) return;
   }
   for (size_t i = 0; i < n_tasks; ++i) fn(i);

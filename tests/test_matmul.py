@@ -266,35 +266,48 @@ def test_small_products(tier, dtype):
     """Products of one block of k (512) whose packed B is small skip packing A into panels: A's
     rows are read as stored. Every tile of rows (4, 8, 14 on AVX-512; 4, 6 on AVX2) and its
     zero rows, one and two vectors of columns and several panels of them, k from 1 to 512 and
-    just past it, strided and reversed rows, every B layout: the same bits as the scalar
-    reference (a product of two 16-bit values is exact in float32 and both add in order of k),
-    within the bound, and the same bits whichever rows a product is split into."""
+    just past it, strided and reversed rows, every B layout, stacks run one product per task
+    and tall products split over the threads: the same bits as the scalar reference (a product
+    of two 16-bit values is exact in float32 and both add in order of k), within the bound, and
+    the same bits whichever rows a product is split into."""
     vdp = tier == "avx512bf16" and dtype == BF16  # VDPBF16PS: its own roundings
+
+    def same_as_scalar(a, b, label):
+        got = _matmul(a, b, None, None, tier)
+        check(got, a, b)
+        # Up to 4 rows against a k-contiguous B: dot products summed in lanes (see gemv).
+        dots = a.shape[-2] <= 4 and b.strides[-2] == 2 and b.strides[-1] != 2
+        if not vdp and not dots:
+            assert_bits(None, got, _matmul(a, b, None, None, "scalar"), label)
+        return got
+
     shapes = [(1, 1, 1), (3, 5, 2), (5, 16, 16), (8, 9, 8), (9, 33, 17), (13, 7, 31)]
     shapes += [(16, 16, 16), (17, 64, 32), (29, 100, 23), (64, 512, 9), (6, 513, 12)]
     shapes += [(11, 37, 13), (7, 130, 5), (20, 64, 100), (9, 16, 300), (3, 40, 70)]
     for m, k, n in shapes:
         base_a = rand((2 * m, k + 3), dtype, seed=m + k)
         base_b = rand((k, n), dtype, seed=n + k)
+        layouts = (base_b, np.asfortranarray(base_b), base_b[::-1], base_b[::-1, ::-1])
         for a in (base_a[:m, :k], base_a[::-2, 3:]):
-            for b in (base_b, np.asfortranarray(base_b), base_b[::-1, ::-1]):
-                got = _matmul(a, b, None, None, tier)
-                check(got, a, b)
-                dots = m <= 4 and b.strides[0] == 2  # up to 4 rows against W.T: see gemv
-                if not vdp and not dots:
-                    want = _matmul(a, b, None, None, "scalar")
-                    assert_bits(None, got, want, f"{m}x{k}x{n}")
-        if not vdp and m > 1:
-            top = _matmul(a[: m // 2], b, None, None, tier)
-            assert np.array_equal(bits(top), bits(got[: m // 2]))
+            for b in layouts:
+                same_as_scalar(a, b, f"{m}x{k}x{n}")
+        if not vdp and m > 1 and k <= 512:
+            a = base_a[:m, :k]
+            whole = _matmul(a, base_b, None, None, tier)
+            top = _matmul(a[: m // 2], base_b, None, None, tier)
+            assert np.array_equal(bits(top), bits(whole[: m // 2])), f"{m}x{k}x{n} split"
+    # Stacks: each product runs whole in one task (told it has one thread).
+    halfkit.set_num_threads(2)
+    same_as_scalar(rand((64, 16, 16), dtype, seed=3), rand((16, 16), dtype, seed=4), "stack 16^3")
+    q = rand((6, 128, 64), dtype, seed=5)
+    kt = rand((6, 128, 64), dtype, seed=6).swapaxes(-1, -2)
+    same_as_scalar(q, kt, "stack Q @ K.T")
+    same_as_scalar(rand((3, 1, 20, 64), dtype, seed=7), rand((4, 64, 100), dtype, seed=8), "bcast")
     # Enough rows to share over the threads: tiles split between tasks.
     for k, n in ((200, 12), (200, 20), (64, 70)):
         a = rand((3000, k), dtype, seed=n)
         b = rand((k, n), dtype, seed=2)
-        got = _matmul(a, b, None, None, tier)
-        check(got, a, b)
-        if not vdp:
-            assert_bits(None, got, _matmul(a, b, None, None, "scalar"), f"3000x{k}x{n}")
+        same_as_scalar(a, b, f"3000x{k}x{n}")
         a[1234, 5] = np.inf
         b[7, 3] = np.nan
         got = _matmul(a, b, None, None, tier)
@@ -359,21 +372,25 @@ def test_bad_inputs(a, b, exc, match):
         halfkit.matmul(a, b)
 
 
-def test_dimensions_past_int32_rejected():
-    """The CPU kernels count rows, columns and k steps in 32-bit integers: larger dimensions are
-    an error, never a truncated product (zero-stride views: nothing is allocated)."""
-    row = np.broadcast_to(np.zeros((), F16), (1, 2**31))
-    col = np.broadcast_to(np.zeros((), F16), (2**31, 1))
-    one = np.zeros((1, 1), F16)
-    for a, b in ((row, col), (col, one), (one, row), (row[0], col)):  # k, m, n, 1-D
-        with pytest.raises(ValueError, match=r"2\^31 or more"):
-            halfkit.matmul(a, b)
-    assert _core.matmul_fast(row, col, None) is None
-    with pytest.raises(ValueError, match="below 2\\^31"):
-        _core.matmul(
-            row, col, np.empty((1, 1), F32), np.zeros(1, np.int64), np.zeros(1, np.int64), 0
-        )
+def test_dimensions_too_large_rejected():
+    """The CPU kernels count rows, columns and k steps in 32-bit integers, with room for their
+    blocking past the end: dimensions of 2^31 - 2^20 or more are an error, never a truncated or
+    wrapped product (zero-stride views: nothing is allocated)."""
+    for size in (2**31, 2**31 - 2**20):
+        row = np.broadcast_to(np.zeros((), F16), (1, size))
+        col = np.broadcast_to(np.zeros((), F16), (size, 1))
+        one = np.zeros((1, 1), F16)
+        for a, b in ((row, col), (col, one), (one, row), (row[0], col)):  # k, m, n, 1-D
+            with pytest.raises(ValueError, match=r"2\^31 - 2\^20 or more"):
+                halfkit.matmul(a, b)
+        assert _core.matmul_fast(row, col, None) is None
+        with pytest.raises(ValueError, match=r"below 2\^31 - 2\^20"):
+            _core.matmul(
+                row, col, np.empty((1, 1), F32), np.zeros(1, np.int64), np.zeros(1, np.int64), 0
+            )
 
+
+def test_bad_out_untouched():
     a = rand((3, 4), BF16)
     b = rand((4, 5), BF16)
     for out, exc in (

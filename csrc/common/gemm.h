@@ -54,6 +54,10 @@ void fill_gemm_avx512(GemmTable& t);
 void fill_gemm_avx512bf16(GemmTable& t);
 #endif
 
+// The driver counts rows, columns and k steps in int and steps up to a block (4096) past the
+// end of each: every dimension must be below this.
+constexpr ptrdiff_t kMaxGemmDim = (ptrdiff_t{1} << 31) - (ptrdiff_t{1} << 20);
+
 // A stack of GEMMs: for each t < batch, C + t m n (m x n float32, C order) = the matrix at byte
 // offset a_off[t] from a (m x k, byte strides a_rs, a_cs) times the one at b_off[t] from b
 // (k x n), 16-bit inputs. Spreads the work over the thread pool unless it is busy (then runs on

@@ -119,10 +119,12 @@ int main() {
           }
         }
         std::vector<float> c(static_cast<size_t>(m) * n), ct(c.size());
-        gemm(gemms.kernel[fmt], fmt, reinterpret_cast<const char*>(a.data()), 2 * k, 2,
-             reinterpret_cast<const char*>(b.data()), 2 * n, 2, c.data(), n, m, n, k);
-        gemm(gemms.kernel[fmt], fmt, reinterpret_cast<const char*>(a.data()), 2 * k, 2,
-             reinterpret_cast<const char*>(bt.data()), 2, 2 * k, ct.data(), n, m, n, k);
+        const int64_t zero = 0;
+        gemm_batch(gemms.kernel[fmt], fmt, reinterpret_cast<const char*>(a.data()), 2 * k, 2, &zero,
+                   reinterpret_cast<const char*>(b.data()), 2 * n, 2, &zero, c.data(), m, n, k, 1);
+        gemm_batch(gemms.kernel[fmt], fmt, reinterpret_cast<const char*>(a.data()), 2 * k, 2, &zero,
+                   reinterpret_cast<const char*>(bt.data()), 2, 2 * k, &zero, ct.data(), m, n, k,
+                   1);
         printf("gemm %s %dx%dx%d threads=%d hash=%016llx transposed-b hash=%016llx\n", kName[fmt],
                m, k, n, threads, static_cast<unsigned long long>(fnv(c.data(), c.size() * 4)),
                static_cast<unsigned long long>(fnv(ct.data(), ct.size() * 4)));

@@ -262,7 +262,7 @@ void gemm_batch(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, 
   // than on one (27-30 against 43 GFLOP/s; each task bumps the pool's shared counters, whose
   // cache lines then bounce between the cores). A product of a task is told it has one thread:
   // split into tasks of its own, which run one after another on that thread, it packed B once
-  // per task (a batch of 64 128x64x128 products with two threads: 257 -> 205 GFLOP/s).
+  // per task (a batch of 64 128x64x128 products with two threads: 257 -> 196-214 GFLOP/s).
   const double flops = 2.0 * m * n * k;
   if (batch >= 2 * static_cast<size_t>(threads) || (batch > 1 && flops < 4e6)) {
     const size_t tasks = std::min(batch, 8 * static_cast<size_t>(threads));

@@ -39,10 +39,6 @@ inline void cpu_relax() {
 #endif
 }
 
-// A job lives on the caller's stack. Workers join it under the pool's mutex and only while it is
-// posted; the caller unposts it once every task has run and then waits only for the workers that
-// joined, never for ones still asleep (waking a blocked thread costs tens to hundreds of
-// microseconds on a virtual machine: more than a whole small job).
 // Set while this thread runs tasks of a job: a parallel_for inside a task (a product of a
 // batch of GEMMs) runs inline. The calling thread holds the pool's busy mutex then, and locking
 // a mutex a thread already owns, even with try_lock, is undefined.
@@ -53,6 +49,10 @@ struct InJob {
   ~InJob() { tl_in_job = outer; }
 };
 
+// A job lives on the caller's stack. Workers join it under the pool's mutex and only while it is
+// posted; the caller unposts it once every task has run and then waits only for the workers that
+// joined, never for ones still asleep (waking a blocked thread costs tens to hundreds of
+// microseconds on a virtual machine: more than a whole small job).
 struct Job {
   const std::function<void(size_t)>* fn;
   size_t n;

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "x86/vec_avx2.h"
+
 namespace halfkit {
 namespace {
 
@@ -144,13 +146,11 @@ struct V512 {
   static F fbcast(const float* p) { return _mm512_set1_ps(*p); }
   static F fma(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
   static F fadd(F a, F b) { return _mm512_add_ps(a, b); }
-  // The sum of the lanes, halving: lane l + lane l + 8, then + 4, + 2, + 1.
+  // The sum of the lanes, halving: lane l + lane l + 8, then as V256::fsum (+ 4, + 2, + 1).
   static float fsum(F v) {
-    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v),
-                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
-    return _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+    return V256::fsum(
+        _mm256_add_ps(_mm512_castps512_ps256(v),
+                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
   }
   static void fstore(float* p, F v) { _mm512_storeu_ps(p, v); }
   static void fstore_n(float* p, F v, size_t n) { _mm512_mask_storeu_ps(p, tail(n), v); }

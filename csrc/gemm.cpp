@@ -47,6 +47,7 @@ constexpr int kGemvDotMaxK = 1 << 20;
 // on one thread).
 constexpr size_t kSmallMaxB = 64 << 10;
 constexpr double kSmallSplitFlops = 1 << 20;
+static_assert(kSmallMaxK <= kKC, "a small product is one KC block, or its bits would differ");
 
 // A 64-byte aligned scratch buffer per thread, grown on demand and reused across calls.
 void* scratch(std::vector<char>& buf, size_t bytes) {
@@ -139,7 +140,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   // Up to 4 rows against a k-contiguous B: dot products (GemmKernel::gemv), whatever else.
   const bool dots = m <= kGemvMaxRows && b_rs == 2 && b_cs != 2 && k <= kGemvDotMaxK;
   const size_t small_b = static_cast<size_t>(k) * round_up(n, nr) * 4;
-  if (kern.small != nullptr && !dots && a_cs == 2 && k <= kKC && small_b <= kSmallMaxB &&
+  if (kern.small != nullptr && !dots && a_cs == 2 && k <= kSmallMaxK && small_b <= kSmallMaxB &&
       (n <= nr || m > kGemvMaxRows)) {
     // Tasks of whole tiles of rows, when there are enough rows to share. (A single task is
     // called directly: building the std::function allocated, and with its index divisions

@@ -10,6 +10,9 @@
 
 namespace halfkit {
 
+// The deepest k GemmKernel::small takes (the driver's KC block).
+constexpr int kSmallMaxK = 512;
+
 struct GemmKernel {
   int mr = 0, nr = 0;  // register tile
   int ku = 1;          // k granularity of the packed panels (2: bf16 pairs for VDPBF16PS)
@@ -38,7 +41,7 @@ struct GemmKernel {
   // any byte strides) without packing A into panels, for small products, whose packing costs
   // about as much as their multiplication (B is packed whole: k x n rounded up to nr floats).
   // Each element sums its k steps in order from zero, as one micro call does: up to one KC
-  // block of k, the bits of the packed path. Optional (nullptr: the packed path).
+  // block of k, the bits of the packed path. k <= kSmallMaxK. Optional (nullptr: the packed path).
   void (*small)(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
                 int k, int n, int fmt, float* c, ptrdiff_t ldc) = nullptr;
 };

@@ -10,8 +10,11 @@
 
 namespace halfkit {
 
-// The deepest k GemmKernel::small takes (the driver's KC block).
+// The deepest k GemmKernel::small takes (the driver's KC block), and the distance in floats
+// between the rows of A it widens (see GemmF32::small): 16 past kSmallMaxK, off a power of two
+// (512: a stack of 32^3 products 3% slower).
 constexpr int kSmallMaxK = 512;
+constexpr int kSmallLda = kSmallMaxK + 16;
 
 struct GemmKernel {
   int mr = 0, nr = 0;  // register tile
@@ -41,9 +44,14 @@ struct GemmKernel {
   // any byte strides) without packing A into panels, for small products, whose packing costs
   // about as much as their multiplication (B is packed whole: k x n rounded up to nr floats).
   // Each element sums its k steps in order from zero, as one micro call does: up to one KC
-  // block of k, the bits of the packed path. k <= kSmallMaxK. Optional (nullptr: the packed path).
+  // block of k, the bits of the packed path. k <= kSmallMaxK; work: 64-byte aligned scratch of
+  // small_work_floats(k, n) floats. Optional (nullptr: the packed path).
   void (*small)(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
-                int k, int n, int fmt, float* c, ptrdiff_t ldc) = nullptr;
+                int k, int n, int fmt, float* c, ptrdiff_t ldc, float* work) = nullptr;
+  // B packed whole (k x n rounded up to nr) and a tile of A's rows, kSmallLda floats apart.
+  size_t small_work_floats(int k, int n) const {
+    return static_cast<size_t>(k) * ((n + nr - 1) / nr * nr) + static_cast<size_t>(mr) * kSmallLda;
+  }
 };
 
 struct GemmTable {

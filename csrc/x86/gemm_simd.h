@@ -222,7 +222,7 @@ struct GemmF32 {
   // out of line: inlined side by side, the variants left the full tile one register short, and
   // it spilled a B vector (128 x 4096 x 4096: 127 -> 101 GFLOP/s). J: the vectors of the
   // panel's width that hold columns.
-  // kRowsA: A is not a packed panel but R rows of widened floats, kRowsLda apart (see small).
+  // kRowsA: A is not a packed panel but R rows of widened floats, kSmallLda apart (see small).
   template <int R, int J, bool kRowsA = false>
   static __attribute__((noinline)) void micro_rows(int kc, const float* a, const float* b, float* c,
                                                    ptrdiff_t ldc, int m, int n, bool accumulate) {
@@ -236,7 +236,7 @@ struct GemmF32 {
       typename V::F bv[J];
       HK_UNROLL for (int j = 0; j < J; ++j) bv[j] = V::fload(b + j * V::N);
       HK_UNROLL for (int i = 0; i < R; ++i) {
-        const typename V::F av = V::fbcast(kRowsA ? a + i * kRowsLda : a + i);
+        const typename V::F av = V::fbcast(kRowsA ? a + i * kSmallLda : a + i);
         HK_UNROLL for (int j = 0; j < J; ++j) r[i][j] = V::fma(av, bv[j], r[i][j]);
       }
       a += kRowsA ? 1 : MR;
@@ -277,24 +277,19 @@ struct GemmF32 {
   // from them. For a stack of 16 x 16 x 16 products, transposing A into panels had been a fifth
   // of the time and packing B another tenth. With one vector of columns, tiles of 8 rows: 14
   // rows take 7 cycles a k step, 8 rows 4 (the FMA latency), so 16 rows as 8 + 8 beat 14 + 2.
-  // A's widened rows lie a fixed kRowsLda floats apart, so the microkernel reaches a row at a
+  // A's widened rows lie a fixed kSmallLda floats apart, so the microkernel reaches a row at a
   // constant offset. k floats apart, the 14 rows' offsets took more registers than were left
   // and three were reloaded from the stack every k step (best of many calls, float16, avx512:
   // 1024 x 16^3 61 -> 66 GFLOP/s on one thread and 102 -> 123 on two, 64 x 64^3 137 -> 142).
-  // The 16 floats past kSmallMaxK keep rows off a power-of-two stride (512: 256 x 32^3 3% slower).
-  static constexpr int kRowsLda = kSmallMaxK + 16;
+  static_assert(kSmallLda % 16 == 0, "with work 64-byte aligned, rows of A start on lines");
   static void small(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs,
-                    ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc) {
+                    ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, float* work) {
     constexpr int W = static_cast<int>(V::N);
     const int panels = (n + NR - 1) / NR;
     const int group = n <= W && MR > 8 ? 8 : MR;
-    thread_local std::vector<float> tl_buf;
     const size_t b_panel = static_cast<size_t>(k) * NR;
-    const size_t b_len = b_panel * panels;
-    const size_t len = b_len + static_cast<size_t>(MR) * kRowsLda;
-    if (tl_buf.size() < len) tl_buf.resize(len);
-    float* bw = tl_buf.data();
-    float* aw = bw + b_len;
+    float* bw = work;
+    float* aw = bw + b_panel * panels;
     if (b_cs == 2) {
       for (int p = 0; p < panels; ++p) {
         const int cols = n - p * NR < NR ? n - p * NR : NR;
@@ -313,14 +308,14 @@ struct GemmF32 {
       const int rows = m - i0 < group ? m - i0 : group;
       for (int i = 0; i < rows; ++i) {
         const char* src = a + (i0 + i) * a_rs;
-        float* dst = aw + static_cast<size_t>(i) * kRowsLda;
+        float* dst = aw + static_cast<size_t>(i) * kSmallLda;
         for (int kk = 0; kk < k; kk += W) {
           const int cnt = k - kk < W ? k - kk : W;
           V::store32(dst + kk, widen_vec(src + kk * 2, fmt, cnt), static_cast<size_t>(cnt));
         }
       }
       for (int i = rows; i < tile_rows(rows); ++i) {
-        memset(aw + static_cast<size_t>(i) * kRowsLda, 0, sizeof(float) * k);
+        memset(aw + static_cast<size_t>(i) * kSmallLda, 0, sizeof(float) * k);
       }
       for (int p = 0; p < panels; ++p) {
         const int cols = n - p * NR < NR ? n - p * NR : NR;

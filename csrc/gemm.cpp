@@ -177,12 +177,14 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
     const int chunk = std::min(2048, std::max(256, per_thread));
     const int tasks = (n + chunk - 1) / chunk;
     const int kb = b_cs == 2 ? kGemvKBlock : k;
+    const size_t work = GemmKernel::gemv_work_floats(m, kb, b_cs) * 4;
     parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
       const int j0 = static_cast<int>(t) * chunk;
       const int cols = std::min(chunk, n - j0);
+      float* w = static_cast<float*>(scratch(tl_a_buf, work));
       for (int k0 = 0; k0 < k; k0 += kb) {
         kern.gemv(a + k0 * a_cs, a_rs, a_cs, m, b + k0 * b_rs + j0 * b_cs, b_rs, b_cs,
-                  std::min(kb, k - k0), cols, fmt, c + j0, ldc, k0 > 0);
+                  std::min(kb, k - k0), cols, fmt, c + j0, ldc, k0 > 0, w);
       }
     });
     return;

@@ -61,7 +61,8 @@ void micro(int kc, const void* ap, const void* bp, float* c, ptrdiff_t ldc, int 
 }
 
 void gemv(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, int m, const char* b, ptrdiff_t b_rs,
-          ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate) {
+          ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate,
+          float* /*work*/) {
   for (int i = 0; i < m; ++i) {
     float* ci = c + i * ldc;
     if (!accumulate) {

@@ -36,10 +36,16 @@ struct GemmKernel {
   // (byte strides a_rs, a_cs) * B (k x n), i < m. Fast when B's rows (b_cs == 2) or columns
   // (b_rs == 2) are contiguous. With rows contiguous, each row's sum runs down k in order, four
   // rows of B at a time onto C: a product split into calls at multiples of 4 k steps gives the
-  // same bits as one call. With columns contiguous, B is read once for all m rows.
+  // same bits as one call. With columns contiguous, B is read once for all m rows. work:
+  // 64-byte aligned scratch of gemv_work_floats(m, k, b_cs) floats.
   void (*gemv)(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, int m, const char* b, ptrdiff_t b_rs,
-               ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc,
-               bool accumulate) = nullptr;
+               ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate,
+               float* work) = nullptr;
+  // Unless B's rows are contiguous, A's m rows widened, each rounded up to 16 floats so that
+  // every row starts on a cache line.
+  static size_t gemv_work_floats(int m, int k, ptrdiff_t b_cs) {
+    return b_cs == 2 ? 0 : static_cast<size_t>(m) * ((k + 15) / 16 * 16);
+  }
   // C (m x n, row stride ldc) = A (m x k, rows contiguous, byte row stride a_rs) * B (k x n,
   // any byte strides) without packing A into panels, for small products, whose packing costs
   // about as much as their multiplication (B is packed whole: k x n rounded up to nr floats).

@@ -10,8 +10,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <vector>
-
 #include "common/gemm.h"
 #include "common/numerics.h"
 
@@ -422,7 +420,7 @@ struct GemmF32 {
 
   static void gemv(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, int m, const char* b,
                    ptrdiff_t b_rs, ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc,
-                   bool accumulate) {
+                   bool accumulate, float* work) {
     if (b_cs == 2) {
       for (int i = 0; i < m; ++i) {
         gemv_row(a + i * a_rs, a_cs, b, b_rs, k, n, fmt, c + i * ldc, accumulate);
@@ -430,11 +428,11 @@ struct GemmF32 {
       return;
     }
     // B's columns are contiguous (x @ W.T with W stored row-major), or neither: dot products,
-    // with A widened once (k floats per row, reused for every column).
-    thread_local std::vector<float> tl_aw;
-    const ptrdiff_t ka = (k + 15) / 16 * 16;
-    if (tl_aw.size() < static_cast<size_t>(m * ka)) tl_aw.resize(static_cast<size_t>(m * ka));
-    float* aw = tl_aw.data();
+    // with A widened once (k floats per row, reused for every column) into work, rows on cache
+    // lines: in a 16-byte aligned vector, most of the loads of A split lines (4 x 4096 x 4096
+    // float16 W.T on one thread: 37 -> 53 GFLOP/s aligned; 4 x 1024^2 60 -> 86).
+    const ptrdiff_t ka = static_cast<ptrdiff_t>(GemmKernel::gemv_work_floats(1, k, b_cs));
+    float* aw = work;
     for (int i = 0; i < m; ++i) {
       for (int kk = 0; kk < k; ++kk) aw[i * ka + kk] = widen(a + i * a_rs + kk * a_cs, fmt);
     }

@@ -117,7 +117,7 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
         and not np.may_share_memory(out, a2)
         and not np.may_share_memory(out, b2)
     )
-    c = out.reshape(full) if direct else np.empty(full, np.float32)
+    c = out.reshape(full) if direct else _core.empty_aligned(full)
     if c.size:
         count = int(np.prod(batch, dtype=np.int64))
         _core.matmul(

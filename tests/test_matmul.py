@@ -200,6 +200,28 @@ def test_out_argument():
     check(out16, a, b, BF16)
 
 
+def test_result_starts_on_a_cache_line():
+    """A result matmul allocates is float32 data on a 64-byte boundary (a view of a byte buffer),
+    C-contiguous and writeable, on the fast path (2-D and stacks) and the general one (1-D
+    operands, a float16 result's float32 intermediate), and stays valid after its operands go."""
+    for a, b in (
+        (rand((1000, 64), F16), rand((64, 300), F16)),
+        (rand((7, 33, 16), BF16), rand((16, 5), BF16)),
+        (rand((64,), F16), rand((64, 1000), F16)),
+        (rand((3, 1, 9, 8), F16), rand((4, 8, 2), F16)),
+    ):
+        expect = np.matmul(a.astype(np.float64), b.astype(np.float64)).shape
+        got = halfkit.matmul(a, b)
+        assert got.dtype == F32 and got.shape == expect
+        assert got.ctypes.data % 64 == 0 and got.flags.c_contiguous and got.flags.writeable
+        check(got, a, b)
+        again = halfkit.matmul(a.copy(), b.copy())
+        del a, b
+        assert np.array_equal(bits(got), bits(again))
+        got[...] = 1.0
+        assert (got == 1.0).all()
+
+
 def test_k_zero_and_empty():
     a = np.empty((4, 0), BF16)
     b = np.empty((0, 3), BF16)

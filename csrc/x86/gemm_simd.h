@@ -282,6 +282,19 @@ struct GemmF32 {
   static_assert(kSmallLda % 16 == 0, "with work 64-byte aligned, rows of A start on lines");
   static void small(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs,
                     ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, float* work) {
+    if (fmt == num::kF16) {
+      small_fmt<num::kF16>(a, a_rs, m, b, b_rs, b_cs, k, n, c, ldc, work);
+    } else {
+      small_fmt<num::kBF16>(a, a_rs, m, b, b_rs, b_cs, k, n, c, ldc, work);
+    }
+  }
+  // The format fixed at compile time, and A's rows stored a whole vector at a time (past k, the
+  // masked load's zeros; kSmallLda leaves room): the widening of a 4 x 4 x 4 product is a
+  // few instructions, where a branch on the format and a masked store, which the
+  // microkernel's loads of the same row then wait on, were 5-10% of its time.
+  template <int fmt>
+  static void small_fmt(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs,
+                        ptrdiff_t b_cs, int k, int n, float* c, ptrdiff_t ldc, float* work) {
     constexpr int W = static_cast<int>(V::N);
     const int panels = (n + NR - 1) / NR;
     const int group = n <= W && MR > 8 ? 8 : MR;
@@ -309,7 +322,7 @@ struct GemmF32 {
         float* dst = aw + static_cast<size_t>(i) * kSmallLda;
         for (int kk = 0; kk < k; kk += W) {
           const int cnt = k - kk < W ? k - kk : W;
-          V::store32(dst + kk, widen_vec(src + kk * 2, fmt, cnt), static_cast<size_t>(cnt));
+          V::store32(dst + kk, widen_vec(src + kk * 2, fmt, cnt), V::N);
         }
       }
       for (int i = rows; i < tile_rows(rows); ++i) {

@@ -280,6 +280,7 @@ struct GemmF32 {
   // and three were reloaded from the stack every k step (best of many calls, float16, avx512:
   // 1024 x 16^3 61 -> 66 GFLOP/s on one thread and 102 -> 123 on two, 64 x 64^3 137 -> 142).
   static_assert(kSmallLda % 16 == 0, "with work 64-byte aligned, rows of A start on lines");
+  static_assert(kSmallLda >= (kSmallMaxK + 15) / 16 * 16, "a row's last vector fits");
   static void small(const char* a, ptrdiff_t a_rs, int m, const char* b, ptrdiff_t b_rs,
                     ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, float* work) {
     if (fmt == num::kF16) {

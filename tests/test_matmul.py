@@ -321,6 +321,9 @@ def test_small_products(tier, dtype):
     # Stacks: each product runs whole in one task (told it has one thread).
     halfkit.set_num_threads(2)
     same_as_scalar(rand((64, 16, 16), dtype, seed=3), rand((16, 16), dtype, seed=4), "stack 16^3")
+    a = rand((40, 12, 7), dtype, seed=9)[:, ::-1]
+    same_as_scalar(a, rand((120, 7, 5), dtype, seed=10)[::3, ::-1], "stack reversed rows")
+    same_as_scalar(rand((300, 4, 4), dtype, seed=11), rand((300, 4, 4), dtype, seed=12), "4^3")
     q = rand((6, 128, 64), dtype, seed=5)
     kt = rand((6, 128, 64), dtype, seed=6).swapaxes(-1, -2)
     same_as_scalar(q, kt, "stack Q @ K.T")

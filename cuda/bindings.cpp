@@ -106,7 +106,9 @@ std::string gemm(uintptr_t a, int64_t a_rs, int64_t a_cs, uintptr_t a_off, uintp
     throw std::invalid_argument("GEMM kernel '" + kernel +
                                 "' cannot run these operands on this device (the tensor-core "
                                 "kernels need compute capability 8.0+, 9.0 for sm90, and "
-                                "16-byte aligned operands with one unit stride each)");
+                                "16-byte aligned operands with one unit stride each; sm90 "
+                                "also one matrix at a time, not a stack, with positive "
+                                "strides and rows that do not overlap)");
   }
   check(e, "halfkit CUDA GEMM");
   return halfkit::cuda::gemm_kernel_name(used);

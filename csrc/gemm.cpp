@@ -180,9 +180,8 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   if (m <= kGemvMaxRows && (b_cs == 2 || dots)) {
     // Each element of B is used m times at most: stream B instead of packing it. Tasks are
     // column chunks (multiples of 64 columns, about two per thread). With B's rows contiguous,
-    // a task walks its columns kGemvKBlock rows at a time and runs every row of A over that
-    // block (1 MiB at most, so rows after the first read it from L2): B comes from memory
-    // once, not m times.
+    // a task walks its columns kGemvKBlock rows at a time (the tier widens each vector of B
+    // once for all the rows; blocks of 256 and whole columns measured alike).
     const int per_thread = ((n + 2 * threads - 1) / (2 * threads) + 63) & ~63;
     const int chunk = std::min(2048, std::max(256, per_thread));
     const int tasks = (n + chunk - 1) / chunk;

@@ -276,6 +276,17 @@ def test_gemv_layouts(tier, dtype):
         whole = _matmul(a, w.T, None, None, tier)
         for i in range(m):
             assert np.array_equal(_matmul(a[i : i + 1], w.T, None, None, tier), whole[i : i + 1])
+    # B's rows contiguous (x @ W): all the rows in one sweep of B (two at a time on AVX2), each
+    # element summed in order of k, so the scalar tier's bits, and a row's bits alone.
+    for m, k, n in ((2, 300, 37), (3, 258, 47), (4, 1000, 50), (4, 261, 70), (2, 7, 100)):
+        a = rand((m, k), dtype, seed=m + k)
+        b = rand((k, n), dtype, seed=n)
+        got = _matmul(a, b, None, None, tier)
+        check(got, a, b)
+        assert_bits(None, got, _matmul(a, b, None, None, "scalar"), f"{m}x{k}x{n}")
+        for i in range(m):
+            alone = _matmul(a[i : i + 1], b, None, None, tier)
+            assert np.array_equal(bits(alone), bits(got[i : i + 1])), f"{m}x{k}x{n} row {i}"
     # Past 2^20 k steps the rows would be widened into a buffer that grows with k: packed instead.
     a = rand((2, (1 << 20) + 7), dtype, seed=5)
     w = rand((3, (1 << 20) + 7), dtype, seed=6)

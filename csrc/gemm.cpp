@@ -38,6 +38,11 @@ constexpr int kFewRowPanels = 48;
 // Up to this many rows of A, B is streamed unpacked (see GemmKernel::gemv), in blocks of
 // kGemvKBlock rows (a multiple of 4: see GemmKernel::gemv for why that keeps the bits).
 constexpr int kGemvMaxRows = 4;
+// With B's rows contiguous, up to this many: each k block of B is read from memory for the first
+// four rows and from L2 for the others, where the packed path widened all of B into panels for
+// a single tile of rows (float16, x 4096 x 4096 on one thread: 5 rows 34 -> 55 GFLOP/s, 8 rows
+// 54 -> 81; on two, 69 -> 82 and 111 -> 154). At 12 rows the packed path was faster again.
+constexpr int kGemvRowMajorMaxRows = 8;
 constexpr int kGemvKBlock = 256;
 // Against a k-contiguous B, the GEMV widens its rows of A whole (m x k floats per thread); past
 // this k the packed path, whose buffers do not grow with k, takes the product instead.
@@ -177,7 +182,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   }
   // With neither B's rows nor its columns contiguous, packing B is cheaper than reading it
   // element by element for each row (1 x 4096 x 4096 from a strided view: 2 GFLOP/s).
-  if (m <= kGemvMaxRows && (b_cs == 2 || dots)) {
+  if ((m <= kGemvMaxRows && dots) || (b_cs == 2 && m <= kGemvRowMajorMaxRows)) {
     // Each element of B is used m times at most: stream B instead of packing it. Tasks are
     // column chunks (multiples of 64 columns, about two per thread). With B's rows contiguous,
     // a task walks its columns kGemvKBlock rows at a time (the tier widens each vector of B

@@ -248,9 +248,9 @@ def test_special_values(tier, dtype):
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
 def test_special_values_gemv(tier, dtype):
-    """Up to 4 rows, B is streamed four rows at a time: an inf in a short last group of rows, or
+    """A few rows stream B four rows at a time: an inf in a short last group of rows, or
     at a block boundary of k, must stay inf (not become 0 * inf = NaN)."""
-    for m, k, n in ((1, 5, 40), (3, 7, 70), (2, 261, 33), (1, 600, 300)):
+    for m, k, n in ((1, 5, 40), (3, 7, 70), (2, 261, 33), (1, 600, 300), (7, 261, 300)):
         a = rand((m, k), dtype, seed=k)
         b = rand((k, n), dtype, seed=n)
         b[k - 1, 0] = np.inf
@@ -276,9 +276,10 @@ def test_gemv_layouts(tier, dtype):
         whole = _matmul(a, w.T, None, None, tier)
         for i in range(m):
             assert np.array_equal(_matmul(a[i : i + 1], w.T, None, None, tier), whole[i : i + 1])
-    # B's rows contiguous (x @ W): all the rows in one sweep of B (two at a time on AVX2), each
+    # B's rows contiguous (x @ W), up to 8 rows: four rows in one sweep of B (two on AVX2), each
     # element summed in order of k, so the scalar tier's bits, and a row's bits alone.
-    for m, k, n in ((2, 300, 37), (3, 258, 47), (4, 1000, 50), (4, 261, 70), (2, 7, 100)):
+    shapes = [(2, 300, 37), (3, 258, 47), (4, 1000, 50), (4, 261, 70), (2, 7, 100)]
+    for m, k, n in shapes + [(5, 261, 70), (6, 600, 40), (8, 300, 100), (7, 1030, 45)]:
         a = rand((m, k), dtype, seed=m + k)
         b = rand((k, n), dtype, seed=n)
         got = _matmul(a, b, None, None, tier)

@@ -31,13 +31,13 @@ struct GemmKernel {
   // k steps (kc a multiple of ku); m <= mr, n <= nr (edges are masked).
   void (*micro)(int kc, const void* a, const void* b, float* c, ptrdiff_t ldc, int m, int n,
                 bool accumulate) = nullptr;
-  // Up to 4 rows of A times B without packing (memory-bound shapes, where packing B would cost
-  // as much as the product): C[i, 0:n] (row stride ldc) = (accumulate ? C : 0) + A[i, 0:k]
-  // (byte strides a_rs, a_cs) * B (k x n), i < m. Fast when B's rows (b_cs == 2) or columns
-  // (b_rs == 2) are contiguous. With rows contiguous, each row's sum runs down k in order, four
-  // rows of B at a time onto C: a product split into calls at multiples of 4 k steps gives the
-  // same bits as one call. With columns contiguous, B is read once for all m rows. work:
-  // 64-byte aligned scratch of gemv_work_floats(m, k, b_cs) floats.
+  // A few rows of A (up to 4; up to 8 with B's rows contiguous) times B without packing
+  // (memory-bound shapes, where packing B would cost as much as the product): C[i, 0:n] (row stride
+  // ldc) = (accumulate ? C : 0) + A[i, 0:k] (byte strides a_rs, a_cs) * B (k x n), i < m. Fast when
+  // B's rows (b_cs == 2) or columns (b_rs == 2) are contiguous. With rows contiguous, each row's
+  // sum runs down k in order, four rows of B at a time onto C: a product split into calls at
+  // multiples of 4 k steps gives the same bits as one call. With columns contiguous, B is read once
+  // for all m rows. work: 64-byte aligned scratch of gemv_work_floats(m, k, b_cs) floats.
   void (*gemv)(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, int m, const char* b, ptrdiff_t b_rs,
                ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate,
                float* work) = nullptr;

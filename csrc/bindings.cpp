@@ -213,7 +213,7 @@ py::array empty_aligned(const std::vector<py::ssize_t>& shape) {
                    raw);
 }
 
-// halfkit.matmul for numpy operands of two or more dimensions, checked here in one pass (the
+// halfkit.matmul for numpy operands (not both 1-D), checked here in one pass (the
 // general Python path costs 10-17 us a call, more than a 64^3 product): a and b exactly
 // ndarrays, both float16 or both bfloat16, with even strides, matching inner dimensions and
 // batch dimensions that broadcast, and out None or exactly a writeable, C-contiguous float32
@@ -227,21 +227,28 @@ py::object matmul_fast(py::handle a, py::handle b, py::handle out) {
   const auto x = py::reinterpret_borrow<py::array>(a);
   const auto w = py::reinterpret_borrow<py::array>(b);
   const int xd = static_cast<int>(x.ndim()), wd = static_cast<int>(w.ndim());
-  if (xd < 2 || wd < 2 || x.shape(xd - 1) != w.shape(wd - 2)) return py::none();
+  // A 1-D operand is one row of A (or one column of B), as np.matmul promotes it; its
+  // dimension is then left out of the result. Two 1-D operands (a 0-d result) go the general way.
+  if (xd < 1 || wd < 1 || xd + wd < 3) return py::none();
+  const bool x1 = xd == 1, w1 = wd == 1;
+  if (x.shape(xd - 1) != w.shape(w1 ? 0 : wd - 2)) return py::none();
   for (const py::array* v : {&x, &w}) {
     for (py::ssize_t i = 0; i < v->ndim(); ++i) {
       if (v->strides(i) % 2) return py::none();
     }
   }
-  const py::ssize_t m = x.shape(xd - 2), k = x.shape(xd - 1), n = w.shape(wd - 1);
+  const py::ssize_t m = x1 ? 1 : x.shape(xd - 2), k = x.shape(xd - 1), n = w1 ? 1 : w.shape(wd - 1);
   if (std::max({m, k, n}) >= kMaxGemmDim) return py::none();
+  const py::ssize_t x_rs = x1 ? 0 : x.strides(xd - 2), x_cs = x.strides(xd - 1);
+  const py::ssize_t w_rs = w.strides(w1 ? 0 : wd - 2), w_cs = w1 ? 0 : w.strides(wd - 1);
   // Batch axes aligned from the right, as numpy broadcasts them; a missing or length-1 axis
   // repeats its one matrix (stride 0).
-  const int nb = std::max(xd, wd) - 2;
-  std::vector<py::ssize_t> shape(nb + 2), xs(nb), ws(nb);
+  const int xb = x1 ? 0 : xd - 2, wb = w1 ? 0 : wd - 2;
+  const int nb = std::max(xb, wb);
+  std::vector<py::ssize_t> shape(nb), xs(nb), ws(nb);
   size_t count = 1;
   for (int i = 0; i < nb; ++i) {
-    const int ix = i - (nb - (xd - 2)), iw = i - (nb - (wd - 2));
+    const int ix = i - (nb - xb), iw = i - (nb - wb);
     const py::ssize_t dx = ix >= 0 ? x.shape(ix) : 1, dw = iw >= 0 ? w.shape(iw) : 1;
     if (dx != dw && dx != 1 && dw != 1) return py::none();
     shape[i] = dx == 1 ? dw : dx;
@@ -249,22 +256,25 @@ py::object matmul_fast(py::handle a, py::handle b, py::handle out) {
     ws[i] = dw == 1 ? 0 : w.strides(iw);
     count *= static_cast<size_t>(shape[i]);
   }
-  shape[nb] = m;
-  shape[nb + 1] = n;
+  // The result's shape (batch, then m and n unless promoted from 1-D): C order, so its memory
+  // is that of the (count, m, n) stack the kernels write either way.
+  std::vector<py::ssize_t> res(shape);
+  if (!x1) res.push_back(m);
+  if (!w1) res.push_back(n);
   py::array c;
   if (out.is_none()) {
-    c = empty_aligned(shape);
+    c = empty_aligned(res);
   } else {
     if (Py_TYPE(out.ptr()) != ndarray || dtype_of(out) != g_fast.dtype[num::kF32]) {
       return py::none();
     }
     c = py::reinterpret_borrow<py::array>(out);
-    if (c.ndim() != nb + 2 || !c.writeable() || !(c.flags() & py::array::c_style) ||
-        overlap(c, x) || overlap(c, w)) {
+    if (c.ndim() != static_cast<py::ssize_t>(res.size()) || !c.writeable() ||
+        !(c.flags() & py::array::c_style) || overlap(c, x) || overlap(c, w)) {
       return py::none();
     }
-    for (int i = 0; i < nb + 2; ++i) {
-      if (c.shape(i) != shape[i]) return py::none();
+    for (size_t i = 0; i < res.size(); ++i) {
+      if (c.shape(static_cast<py::ssize_t>(i)) != res[i]) return py::none();
     }
   }
   // Byte offsets of each product's operands, batch index in row-major order.
@@ -283,10 +293,10 @@ py::object matmul_fast(py::handle a, py::handle b, py::handle out) {
       idx[i] = 0;
     }
   }
-  run_matmul(fmt, std::string(), static_cast<const char*>(x.data()), x.strides(xd - 2),
-             x.strides(xd - 1), static_cast<const char*>(w.data()), w.strides(wd - 2),
-             w.strides(wd - 1), static_cast<float*>(c.mutable_data()), static_cast<int>(m),
-             static_cast<int>(n), static_cast<int>(k), xo.data(), wo.data(), count);
+  run_matmul(fmt, std::string(), static_cast<const char*>(x.data()), x_rs, x_cs,
+             static_cast<const char*>(w.data()), w_rs, w_cs, static_cast<float*>(c.mutable_data()),
+             static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), xo.data(), wo.data(),
+             count);
   return std::move(c);
 }
 
@@ -315,7 +325,7 @@ PYBIND11_MODULE(_core, m) {
         "The four format dtypes (float16, bfloat16, float32, float64) and the overflow reporter "
         "astype_fast uses.");
   m.def("matmul_fast", &matmul_fast, py::arg("a"), py::arg("b"), py::arg("out"),
-        "halfkit.matmul's fast path for numpy operands of two or more dimensions: the result, "
+        "halfkit.matmul's fast path for numpy operands, not both 1-D: the result, "
         "or None where the Python layer must decide.");
   m.def("empty_aligned", &empty_aligned, py::arg("shape"),
         "A new C-contiguous float32 array whose data starts on a 64-byte boundary (a view of a "

@@ -135,12 +135,44 @@ bool gemv_dots(int m, int k, ptrdiff_t b_rs, ptrdiff_t b_cs) {
   return m <= kGemvMaxRows && b_rs == 2 && b_cs != 2 && k <= kGemvDotMaxK;
 }
 
+// Up to 4 columns of B against an A whose rows are contiguous (W @ x): the dot products on the
+// transposes (see gemm). Below 64 k steps the dots are summed one by one, which the small path
+// does faster, with the same bits.
+bool gemv_dots_transposed(int n, int k, ptrdiff_t a_rs, ptrdiff_t a_cs) {
+  return gemv_dots(n, k, a_cs, a_rs) && k >= 64;
+}
+
 // Whether gemm runs a product (k >= 1) through GemmKernel::small.
-bool takes_small(const GemmKernel& kern, int m, int n, int k, ptrdiff_t a_cs, ptrdiff_t b_rs,
-                 ptrdiff_t b_cs) {
+bool takes_small(const GemmKernel& kern, int m, int n, int k, ptrdiff_t a_rs, ptrdiff_t a_cs,
+                 ptrdiff_t b_rs, ptrdiff_t b_cs) {
   const size_t small_b = static_cast<size_t>(k) * round_up(n, kern.nr) * 4;
-  return kern.small != nullptr && !gemv_dots(m, k, b_rs, b_cs) && a_cs == 2 && k <= kSmallMaxK &&
+  return kern.small != nullptr && !gemv_dots(m, k, b_rs, b_cs) &&
+         !gemv_dots_transposed(n, k, a_rs, a_cs) && a_cs == 2 && k <= kSmallMaxK &&
          small_b <= kSmallMaxB && (n <= kern.nr || m > kGemvMaxRows);
+}
+
+// A few rows of A against B streamed unpacked (GemmKernel::gemv; see gemm for when): each
+// element of B is used m times at most, so packing it would cost as much as the product.
+// Tasks are column chunks (multiples of 64 columns, about two per thread). With B's rows
+// contiguous, a task walks its columns kGemvKBlock rows at a time (the tier widens each vector
+// of B once for all the rows; blocks of 256 and whole columns measured alike).
+void gemm_gemv(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
+               const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m, int n,
+               int k, int threads) {
+  const int per_thread = ((n + 2 * threads - 1) / (2 * threads) + 63) & ~63;
+  const int chunk = std::min(2048, std::max(256, per_thread));
+  const int tasks = (n + chunk - 1) / chunk;
+  const int kb = b_cs == 2 ? kGemvKBlock : k;
+  const size_t work = GemmKernel::gemv_work_floats(m, kb, b_cs) * 4;
+  parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
+    const int j0 = static_cast<int>(t) * chunk;
+    const int cols = std::min(chunk, n - j0);
+    float* w = static_cast<float*>(scratch(tl_a_buf, work));
+    for (int k0 = 0; k0 < k; k0 += kb) {
+      kern.gemv(a + k0 * a_cs, a_rs, a_cs, m, b + k0 * b_rs + j0 * b_cs, b_rs, b_cs,
+                std::min(kb, k - k0), cols, fmt, c + j0, ldc, k0 > 0, w);
+    }
+  });
 }
 
 // One GEMM: C (m x n, float32, row stride ldc) = A (m x k) * B (k x n), 16-bit inputs with
@@ -156,7 +188,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   }
   const int mr = kern.mr, nr = kern.nr;
   const bool dots = gemv_dots(m, k, b_rs, b_cs);
-  if (takes_small(kern, m, n, k, a_cs, b_rs, b_cs)) {
+  if (takes_small(kern, m, n, k, a_rs, a_cs, b_rs, b_cs)) {
     // Tasks of whole tiles of rows, when there are enough rows to share. (A single task is
     // called directly: building the std::function allocated, and with its index divisions
     // that was a fifth of the time of a batch of 4 x 4 x 4 products.)
@@ -183,24 +215,20 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   // With neither B's rows nor its columns contiguous, packing B is cheaper than reading it
   // element by element for each row (1 x 4096 x 4096 from a strided view: 2 GFLOP/s).
   if ((m <= kGemvMaxRows && dots) || (b_cs == 2 && m <= kGemvRowMajorMaxRows)) {
-    // Each element of B is used m times at most: stream B instead of packing it. Tasks are
-    // column chunks (multiples of 64 columns, about two per thread). With B's rows contiguous,
-    // a task walks its columns kGemvKBlock rows at a time (the tier widens each vector of B
-    // once for all the rows; blocks of 256 and whole columns measured alike).
-    const int per_thread = ((n + 2 * threads - 1) / (2 * threads) + 63) & ~63;
-    const int chunk = std::min(2048, std::max(256, per_thread));
-    const int tasks = (n + chunk - 1) / chunk;
-    const int kb = b_cs == 2 ? kGemvKBlock : k;
-    const size_t work = GemmKernel::gemv_work_floats(m, kb, b_cs) * 4;
-    parallel_for(static_cast<size_t>(tasks), [&](size_t t) {
-      const int j0 = static_cast<int>(t) * chunk;
-      const int cols = std::min(chunk, n - j0);
-      float* w = static_cast<float*>(scratch(tl_a_buf, work));
-      for (int k0 = 0; k0 < k; k0 += kb) {
-        kern.gemv(a + k0 * a_cs, a_rs, a_cs, m, b + k0 * b_rs + j0 * b_cs, b_rs, b_cs,
-                  std::min(kb, k - k0), cols, fmt, c + j0, ldc, k0 > 0, w);
-      }
-    });
+    gemm_gemv(kern, fmt, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, m, n, k, threads);
+    return;
+  }
+  // Up to 4 columns of B against an A whose rows are contiguous (W @ x): the transposed
+  // product C^T = B^T A^T is the dot-product case, run into n rows of a buffer and copied into
+  // C's columns. It gives the bits of x @ W.T. The packed path computed whole tiles of 32
+  // columns for them (float16, one thread, 4096 x 4096 times a vector: 7.5 -> 1.3 ms; times 4
+  // columns 8.5 -> 4.6 ms; 512 x 512 times a vector 98 -> 14 us).
+  if (gemv_dots(n, k, a_cs, a_rs)) {
+    float* ct = static_cast<float*>(scratch(tl_b_buf, static_cast<size_t>(n) * m * 4));
+    gemm_gemv(kern, fmt, b, b_cs, b_rs, a, a_cs, a_rs, ct, m, n, m, k, threads);
+    for (int i = 0; i < m; ++i) {
+      for (int j = 0; j < n; ++j) c[i * ldc + j] = ct[static_cast<size_t>(j) * m + i];
+    }
     return;
   }
   const int m_panels = (m + mr - 1) / mr;
@@ -292,7 +320,8 @@ void gemm_batch(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, 
     // Products that take the small path are run by it directly, with one workspace per task:
     // gemm's checks and buffer lookup for each product were a fifth of the time of a 4^3 one
     // (float16 stacks on one thread: 4^3 3.0 -> 3.8 GFLOP/s, 8^3 16.8 -> 19.6, 16^3 72 -> 77).
-    const bool small = m > 0 && n > 0 && k > 0 && takes_small(kern, m, n, k, a_cs, b_rs, b_cs);
+    const bool small =
+        m > 0 && n > 0 && k > 0 && takes_small(kern, m, n, k, a_rs, a_cs, b_rs, b_cs);
     parallel_for(tasks, [&](size_t t) {
       const size_t i0 = t * batch / tasks, i1 = (t + 1) * batch / tasks;
       if (small) {

@@ -91,9 +91,9 @@ def test_views(tier, dtype):
 
 @pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
 def test_fast_path(dtype):
-    """Operands of two or more dimensions are checked in C++ (_core.matmul_fast): the same bits
-    as the general path for every layout and broadcast, and None (the general path decides)
-    for everything else."""
+    """Operands other than two 1-D ones are checked in C++ (_core.matmul_fast): the same bits
+    as the general path for every layout, broadcast and 1-D promotion, and None (the general
+    path decides) for everything else."""
     base_a = rand((90, 80), dtype, seed=1)
     base_b = rand((80, 70), dtype, seed=2)
     stack_a = rand((3, 1, 5, 7), dtype, seed=3)
@@ -111,6 +111,12 @@ def test_fast_path(dtype):
         (rand((2, 3, 4, 5), dtype, seed=5), base_b[:5, :6]),  # two batch axes
         (base_a[:4, :5], rand((2, 3, 5, 6), dtype, seed=6)[:, ::-1]),
         (np.empty((0, 2, 3), dtype), np.empty((3, 4), dtype)),  # an empty batch
+        (base_a[3, :80], base_b),  # 1-D operands, promoted and their dimension removed
+        (base_a[:45, ::-2], base_b[::-2, 5]),
+        (base_b[:7, 2], stack_b),
+        (stack_a, base_b[::-1, 0][:7]),
+        (base_a[:9, :80], base_b[:, 0:1]),  # W @ x: dot products on the transposes
+        (rand((300, 64), dtype, seed=7), rand(64, dtype, seed=8)),
     ]:
         want = _matmul(a, b, None, None, "")
         got = _core.matmul_fast(a, b, None)
@@ -129,8 +135,8 @@ def test_fast_path(dtype):
     buf = np.zeros(200, F32)
     shared = buf[:24].reshape(6, 4)
     declined = [
-        (a[0], b, None),  # 1-D
-        (a, b[:, 0], None),
+        (a[0], b[:, 0], None),  # both 1-D: a 0-d result
+        (a[0], b, np.empty((1, 4), F32)),  # out keeps the promoted dimension
         (rand((3, 6, 5), dtype), rand((2, 5, 4), dtype), None),  # batches do not broadcast
         (a, b.astype(BF16 if dtype == F16 else F16), None),  # mixed inputs
         (a.astype(F32), b.astype(F32), None),  # not 16-bit
@@ -288,6 +294,25 @@ def test_gemv_layouts(tier, dtype):
         for i in range(m):
             alone = _matmul(a[i : i + 1], b, None, None, tier)
             assert np.array_equal(bits(alone), bits(got[i : i + 1])), f"{m}x{k}x{n} row {i}"
+    # Up to 4 columns of B against A's rows contiguous (W @ x): the dot products of x @ W.T on
+    # the transposes, so exactly the bits of (x.T @ W.T).T; from 1-D vectors and in stacks too.
+    for m, k, n in ((300, 64, 1), (70, 700, 4), (9, 100, 3), (2100, 96, 2), (40, 1030, 1)):
+        w = rand((m, k), dtype, seed=m)
+        x = rand((k, n), dtype, seed=k)
+        w[m // 2, k // 3] = np.inf
+        for xx in (x, np.asfortranarray(x), x[::-1]):
+            got = _matmul(w, xx, None, None, tier)
+            check(got, w, xx)
+            assert np.array_equal(bits(got), bits(_matmul(xx.T, w.T, None, None, tier).T))
+    w, v = rand((500, 300), dtype, seed=1), rand(300, dtype, seed=2)
+    assert np.array_equal(
+        bits(_matmul(w, v, None, None, tier)), bits(_matmul(v, w.T, None, None, tier))
+    )
+    ws, vs = rand((5, 70, 130), dtype, seed=3), rand((5, 130, 2), dtype, seed=4)
+    got = _matmul(ws, vs, None, None, tier)
+    check(got, ws, vs)
+    for i in range(5):
+        assert np.array_equal(bits(got[i]), bits(_matmul(vs[i].T, ws[i].T, None, None, tier).T))
     # Past 2^20 k steps the rows would be widened into a buffer that grows with k: packed instead.
     a = rand((2, (1 << 20) + 7), dtype, seed=5)
     w = rand((3, (1 << 20) + 7), dtype, seed=6)

@@ -208,13 +208,14 @@ def test_out_argument():
 
 def test_result_starts_on_a_cache_line():
     """A result matmul allocates is float32 data on a 64-byte boundary (a view of a byte buffer),
-    C-contiguous and writeable, on the fast path (2-D and stacks) and the general one (1-D
-    operands, a float16 result's float32 intermediate), and stays valid after its operands go."""
+    C-contiguous and writeable, on the fast path (matrices, stacks, 1-D operands) and the
+    general one (here byte-swapped operands), and stays valid after its operands go."""
     for a, b in (
         (rand((1000, 64), F16), rand((64, 300), F16)),
         (rand((7, 33, 16), BF16), rand((16, 5), BF16)),
         (rand((64,), F16), rand((64, 1000), F16)),
         (rand((3, 1, 9, 8), F16), rand((4, 8, 2), F16)),
+        (rand((9, 8), F16).astype(">f2"), rand((8, 300), F16).astype(">f2")),
     ):
         expect = np.matmul(a.astype(np.float64), b.astype(np.float64)).shape
         got = halfkit.matmul(a, b)

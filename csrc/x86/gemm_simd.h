@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <type_traits>
+
 #include "common/gemm.h"
 #include "common/numerics.h"
 
@@ -448,29 +450,40 @@ struct GemmF32 {
     }
   }
 
+  // Calls f(i, std::integral_constant<int, R>()) for groups of R rows, from row i, that cover
+  // m rows: 4 at a time, 2 on AVX2, whose 16 registers cannot hold four rows' broadcasts
+  // (gemv_rows) or accumulators (dot_rows).
+  template <class F>
+  static inline __attribute__((always_inline)) void row_groups(int m, const F& f) {
+    constexpr int kRows = V::N == 16 ? 4 : 2;
+    for (int i = 0; i < m; i += kRows) {
+      const int r = m - i < kRows ? m - i : kRows;
+      if constexpr (kRows == 4) {
+        if (r == 4) {
+          f(i, std::integral_constant<int, 4>());
+          continue;
+        }
+        if (r == 3) {
+          f(i, std::integral_constant<int, 3>());
+          continue;
+        }
+      }
+      if (r == 2) {
+        f(i, std::integral_constant<int, 2>());
+      } else {
+        f(i, std::integral_constant<int, 1>());
+      }
+    }
+  }
+
   static void gemv(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, int m, const char* b,
                    ptrdiff_t b_rs, ptrdiff_t b_cs, int k, int n, int fmt, float* c, ptrdiff_t ldc,
                    bool accumulate, float* work) {
     if (b_cs == 2) {
-      // AVX2 has 16 registers: two rows at a time keep the M x 4 broadcasts out of memory.
-      constexpr int kRows = V::N == 16 ? 4 : 2;
-      for (int i = 0; i < m; i += kRows) {
-        const char* ai = a + i * a_rs;
-        float* ci = c + i * ldc;
-        switch (m - i < kRows ? m - i : kRows) {
-          case 4:
-            gemv_rows<4>(ai, a_rs, a_cs, b, b_rs, k, n, fmt, ci, ldc, accumulate);
-            break;
-          case 3:
-            gemv_rows<3>(ai, a_rs, a_cs, b, b_rs, k, n, fmt, ci, ldc, accumulate);
-            break;
-          case 2:
-            gemv_rows<2>(ai, a_rs, a_cs, b, b_rs, k, n, fmt, ci, ldc, accumulate);
-            break;
-          default:
-            gemv_rows<1>(ai, a_rs, a_cs, b, b_rs, k, n, fmt, ci, ldc, accumulate);
-        }
-      }
+      row_groups(m, [&](int i, auto rows) {
+        gemv_rows<decltype(rows)::value>(a + i * a_rs, a_rs, a_cs, b, b_rs, k, n, fmt, c + i * ldc,
+                                         ldc, accumulate);
+      });
       return;
     }
     // B's columns are contiguous (x @ W.T with W stored row-major), or neither: dot products,
@@ -482,25 +495,10 @@ struct GemmF32 {
     for (int i = 0; i < m; ++i) {
       for (int kk = 0; kk < k; ++kk) aw[i * ka + kk] = widen(a + i * a_rs + kk * a_cs, fmt);
     }
-    // AVX2 has 16 registers: two rows at a time keep the 4 x R accumulators out of memory.
-    constexpr int kRows = V::N == 16 ? 4 : 2;
-    for (int i = 0; i < m; i += kRows) {
-      const float* ai = aw + i * ka;
-      float* ci = c + i * ldc;
-      switch (m - i < kRows ? m - i : kRows) {
-        case 4:
-          dot_rows<4>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
-          break;
-        case 3:
-          dot_rows<3>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
-          break;
-        case 2:
-          dot_rows<2>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
-          break;
-        default:
-          dot_rows<1>(ai, ka, b, b_rs, b_cs, k, n, fmt, ci, ldc, accumulate);
-      }
-    }
+    row_groups(m, [&](int i, auto rows) {
+      dot_rows<decltype(rows)::value>(aw + i * ka, ka, b, b_rs, b_cs, k, n, fmt, c + i * ldc, ldc,
+                                      accumulate);
+    });
   }
 
   static typename V::F as_f(typename V::U32 u) { return V::as_float(u); }

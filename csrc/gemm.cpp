@@ -136,10 +136,10 @@ bool gemv_dots(int m, int k, ptrdiff_t b_rs, ptrdiff_t b_cs) {
 }
 
 // Up to 4 columns of B against an A whose rows are contiguous (W @ x): the dot products on the
-// transposes (see gemm). Below 64 k steps the dots are summed one by one, which the small path
-// does faster, with the same bits.
-bool gemv_dots_transposed(int n, int k, ptrdiff_t a_rs, ptrdiff_t a_cs) {
-  return gemv_dots(n, k, a_cs, a_rs) && k >= 64;
+// transposes (see gemm). A tier's dots sum runs of 4 vectors (2 nr k steps) in lanes and fewer
+// k steps one by one, which the small path does faster, with the same bits.
+bool gemv_dots_transposed(const GemmKernel& kern, int n, int k, ptrdiff_t a_rs, ptrdiff_t a_cs) {
+  return gemv_dots(n, k, a_cs, a_rs) && k >= 2 * kern.nr;
 }
 
 // Whether gemm runs a product (k >= 1) through GemmKernel::small.
@@ -147,7 +147,7 @@ bool takes_small(const GemmKernel& kern, int m, int n, int k, ptrdiff_t a_rs, pt
                  ptrdiff_t b_rs, ptrdiff_t b_cs) {
   const size_t small_b = static_cast<size_t>(k) * round_up(n, kern.nr) * 4;
   return kern.small != nullptr && !gemv_dots(m, k, b_rs, b_cs) &&
-         !gemv_dots_transposed(n, k, a_rs, a_cs) && a_cs == 2 && k <= kSmallMaxK &&
+         !gemv_dots_transposed(kern, n, k, a_rs, a_cs) && a_cs == 2 && k <= kSmallMaxK &&
          small_b <= kSmallMaxB && (n <= kern.nr || m > kGemvMaxRows);
 }
 

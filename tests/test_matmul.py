@@ -297,7 +297,14 @@ def test_gemv_layouts(tier, dtype):
             assert np.array_equal(bits(alone), bits(got[i : i + 1])), f"{m}x{k}x{n} row {i}"
     # Up to 4 columns of B against A's rows contiguous (W @ x): the dot products of x @ W.T on
     # the transposes, so exactly the bits of (x.T @ W.T).T; from 1-D vectors and in stacks too.
-    for m, k, n in ((300, 64, 1), (70, 700, 4), (9, 100, 3), (2100, 96, 2), (40, 1030, 1)):
+    for m, k, n in (
+        (300, 64, 1),
+        (70, 700, 4),
+        (9, 100, 3),
+        (2100, 96, 2),
+        (40, 1030, 1),
+        (50, 40, 2),
+    ):
         w = rand((m, k), dtype, seed=m)
         x = rand((k, n), dtype, seed=k)
         w[m // 2, k // 3] = np.inf

@@ -426,6 +426,7 @@ struct GemmF32 {
   static void dot_rows(const float* aw, ptrdiff_t ka, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
                        int k, int n, int fmt, float* c, ptrdiff_t ldc, bool accumulate) {
     constexpr int W = static_cast<int>(V::N);
+    static_assert(4 * W == 2 * NR, "the driver's gemv_dots_transposed counts runs of 2 nr");
     const int kv = b_rs == 2 ? k / (4 * W) * (4 * W) : 0;
     for (int j = 0; j < n; ++j) {
       const char* col = b + j * b_cs;

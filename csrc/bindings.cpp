@@ -346,4 +346,5 @@ PYBIND11_MODULE(_core, m) {
     set_num_threads(n);
   });
   m.attr("parallel_min_elements") = kParallelMinElements;
+  m.attr("max_gemm_dim") = kMaxGemmDim;
 }

@@ -214,7 +214,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
   }
   // With neither B's rows nor its columns contiguous, packing B is cheaper than reading it
   // element by element for each row (1 x 4096 x 4096 from a strided view: 2 GFLOP/s).
-  if ((m <= kGemvMaxRows && dots) || (b_cs == 2 && m <= kGemvRowMajorMaxRows)) {
+  if (dots || (b_cs == 2 && m <= kGemvRowMajorMaxRows)) {
     gemm_gemv(kern, fmt, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, m, n, k, threads);
     return;
   }

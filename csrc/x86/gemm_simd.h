@@ -273,10 +273,10 @@ struct GemmF32 {
 
   // See GemmKernel::small. B is packed whole into panels, of which a row-contiguous B fills only
   // the vectors that hold columns; A's rows are widened a tile at a time into a buffer (row
-  // after row, k floats apart; the tile's rows past m are zeros) and the microkernel broadcasts
-  // from them. For a stack of 16 x 16 x 16 products, transposing A into panels had been a fifth
-  // of the time and packing B another tenth. With one vector of columns, tiles of 8 rows: 14
-  // rows take 7 cycles a k step, 8 rows 4 (the FMA latency), so 16 rows as 8 + 8 beat 14 + 2.
+  // after row, kSmallLda floats apart; the tile's rows past m are zeros) and the microkernel
+  // broadcasts from them. For a stack of 16 x 16 x 16 products, transposing A into panels had been
+  // a fifth of the time and packing B another tenth. With one vector of columns, tiles of 8 rows:
+  // 14 rows take 7 cycles a k step, 8 rows 4 (the FMA latency), so 16 rows as 8 + 8 beat 14 + 2.
   // A's widened rows lie a fixed kSmallLda floats apart, so the microkernel reaches a row at a
   // constant offset. k floats apart, the 14 rows' offsets took more registers than were left
   // and three were reloaded from the stack every k step (best of many calls, float16, avx512:

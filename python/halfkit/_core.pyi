@@ -3,6 +3,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 parallel_min_elements: int
+max_gemm_dim: int
 emulated_bf16: bool
 
 def convert(

@@ -14,10 +14,6 @@ _INPUTS = "float16 or bfloat16 (ml_dtypes.bfloat16)"
 _OUTPUTS = {float32, float16, bfloat16}
 
 
-# The CPU kernels count in 32-bit integers and step up to a block of 4096 past a dimension's end.
-_CPU_MAX_DIM = 2**31 - 2**20
-
-
 def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: Any = None) -> Any:
     """Matrix product of two float16 or two bfloat16 arrays (numpy, or CuPy on one GPU),
     accumulated in float32.
@@ -103,7 +99,7 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
     if gpu:
         return _cupy.matmul(a2, b2, batch, shape, out, res_dt, tier or "auto")
 
-    if max(m, k, n) >= _CPU_MAX_DIM:
+    if max(m, k, n) >= _core.max_gemm_dim:  # the CPU kernels count in 32-bit integers
         raise ValueError(
             "halfkit.matmul: a matrix dimension of 2^31 - 2^20 or more is not supported on the "
             f"CPU (m={m}, k={k}, n={n})"

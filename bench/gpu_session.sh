@@ -4,8 +4,13 @@
 # tool brings that folder back), or to ./gpu_out elsewhere. Stages, in order:
 #
 #   build     install halfkit with its CUDA module into the machine's python3 (it has CuPy,
-#             torch, ml_dtypes, pytest, scikit-build-core and pybind11), print kernel_info
-#   test      the GPU tests: every GEMM kernel forced by name, conversions, CuPy routing
+#             torch, ml_dtypes, pytest, scikit-build-core and pybind11), print kernel_info.
+#             Machine code for CUDA_ARCHS only (default 90a-real: an H100/H200 runs every
+#             kernel from it, sm80's mma.sync ones too), a third of the full build's time
+#   test      the GPU tests: every GEMM kernel forced by name (sm90 last, in its own process,
+#             so that a hang there costs only its time limit), conversions, CuPy routing
+#   cputest   the whole CPU test suite on the host's cores (pytest-xdist), which run the
+#             AVX512-BF16 tier natively where they have it
 #   sanitize  compute-sanitizer memcheck, racecheck and synccheck over bench/gpu_sanitize.py
 #   bench     bench/cuda_gemm.py against cublasGemmEx and cupy.matmul
 #   cpu       the CPU GEMM on the host's AVX512-BF16 cores (issue 3's VDPBF16PS targets), with
@@ -19,11 +24,11 @@ mkdir -p "$out"
 py="${PYTHON:-python3}"
 status=0
 
-run() {  # run NAME COMMAND...: log to $out/NAME.log, print its tail and the exit status
-  local name="$1"
-  shift
+run() {  # run NAME SECONDS COMMAND...: log to $out/NAME.log, print its tail and the exit status
+  local name="$1" limit="$2"
+  shift 2
   local t0=$SECONDS
-  "$@" >"$out/$name.log" 2>&1
+  timeout -k 10 "$limit" "$@" >"$out/$name.log" 2>&1
   local rc=$?
   tail -n 15 "$out/$name.log"
   echo "== $name: rc $rc in $((SECONDS - t0)) s"
@@ -34,33 +39,41 @@ for stage in "$@"; do
   case "$stage" in
     build)
       { git log -1 --oneline 2>/dev/null; nvidia-smi -L; nvcc --version | tail -1; } >"$out/machine.txt" 2>&1
+      grep -o -m1 'avx512_bf16' /proc/cpuinfo >>"$out/machine.txt"
       cat "$out/machine.txt"
-      run build "$py" -m pip install --no-build-isolation --no-deps -v .
-      run kernel_info "$py" -c "import halfkit, pprint; pprint.pprint(halfkit.kernel_info())"
+      run build 400 "$py" -m pip install --no-build-isolation --no-deps -v . \
+        -Ccmake.define.CMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90a-real}"
+      run kernel_info 60 "$py" -c "import halfkit, pprint; pprint.pprint(halfkit.kernel_info())"
       ;;
     test)
-      run gpu_tests "$py" -m pytest -q -p no:cacheprovider -rs tests/test_cuda_gemm.py \
-        tests/test_cuda.py tests/test_cupy_host.py
+      run gpu_tests 240 "$py" -m pytest -q -p no:cacheprovider -rs -k "not sm90" \
+        tests/test_cuda_gemm.py tests/test_cuda.py tests/test_cupy_host.py
+      run gpu_tests_sm90 150 "$py" -m pytest -q -p no:cacheprovider -rs -k sm90 \
+        tests/test_cuda_gemm.py
+      ;;
+    cputest)
+      run cpu_tests 400 "$py" -m pytest -q -p no:cacheprovider -n 12 tests \
+        --ignore=tests/test_cuda_gemm.py --ignore=tests/test_cuda.py
       ;;
     sanitize)
       for tool in memcheck racecheck synccheck; do
-        run "sanitize_$tool" timeout 180 compute-sanitizer --tool "$tool" --error-exitcode 1 \
+        run "sanitize_$tool" 180 compute-sanitizer --tool "$tool" --error-exitcode 1 \
           "$py" bench/gpu_sanitize.py
       done
       ;;
     bench)
-      run cuda_gemm "$py" bench/cuda_gemm.py --json "$out/cuda_gemm.json"
+      run cuda_gemm 400 "$py" bench/cuda_gemm.py --json "$out/cuda_gemm.json" ${BENCH_ARGS:-}
       ;;
     cpu)
       shapes="256x256x256 1024x1024x1024 2048x2048x2048 1x4096x4096 128x4096x4096"
       # shellcheck disable=SC2086
-      run cpu_gemm_bf16 "$py" bench/gemm_shapes.py --threads 2 --dtype bfloat16 $shapes
+      run cpu_gemm_bf16 200 "$py" bench/gemm_shapes.py --threads 2 --dtype bfloat16 $shapes
       # shellcheck disable=SC2086
-      run cpu_gemm_bf16_avx512f env HALFKIT_FORCE_ISA=avx512 "$py" bench/gemm_shapes.py \
+      run cpu_gemm_bf16_avx512f 200 env HALFKIT_FORCE_ISA=avx512 "$py" bench/gemm_shapes.py \
         --threads 2 --dtype bfloat16 $shapes
       ;;
     *)
-      echo "unknown stage '$stage' (build, test, sanitize, bench, cpu)" >&2
+      echo "unknown stage '$stage' (build, test, cputest, sanitize, bench, cpu)" >&2
       exit 2
       ;;
   esac

@@ -13,8 +13,11 @@
 #             AVX512-BF16 tier natively where they have it
 #   sanitize  compute-sanitizer memcheck, racecheck and synccheck over bench/gpu_sanitize.py
 #   bench     bench/cuda_gemm.py against cublasGemmEx and cupy.matmul
-#   cpu       the CPU GEMM on the host's AVX512-BF16 cores (issue 3's VDPBF16PS targets), with
-#             the AVX-512F tier forced beside it
+#   tune      bench/micro/sm80_tune.cu: block-tile configurations of the mma.sync kernel timed
+#             side by side, each checked bit for bit against the shipped one (not yet run)
+#   cpu       the host CPU's model, VDPBF16PS's issue rate against FMA's
+#             (bench/micro/dpbf16_rate.cpp), and the CPU GEMM on the host's cores (issue 3),
+#             with the AVX-512F tier forced beside it
 #
 #   bash bench/gpu_session.sh build test      # several stages in one call, if they fit
 set -uo pipefail
@@ -52,7 +55,8 @@ for stage in "$@"; do
         tests/test_cuda_gemm.py
       ;;
     cputest)
-      run cpu_tests 400 "$py" -m pytest -q -p no:cacheprovider -n 12 tests \
+      run cpu_tests 400 "$py" -m pytest -q -p no:cacheprovider -p no:benchmark -n 12 \
+        -m "not slow" tests \
         --ignore=tests/test_cuda_gemm.py --ignore=tests/test_cuda.py
       ;;
     sanitize)
@@ -64,7 +68,16 @@ for stage in "$@"; do
     bench)
       run cuda_gemm 400 "$py" bench/cuda_gemm.py --json "$out/cuda_gemm.json" ${BENCH_ARGS:-}
       ;;
+    tune)
+      run sm80_tune_build 300 nvcc -O3 -std=c++17 --expt-relaxed-constexpr \
+        -gencode=arch=compute_90a,code=sm_90a -Icsrc -Icuda -o /tmp/sm80_tune \
+        bench/micro/sm80_tune.cu
+      run sm80_tune 300 /tmp/sm80_tune 4096 8192
+      ;;
     cpu)
+      { grep -m1 "model name" /proc/cpuinfo; g++ -O2 -mavx512f -mavx512bf16 \
+        bench/micro/dpbf16_rate.cpp -o /tmp/dpbf16_rate && /tmp/dpbf16_rate; } 2>&1 |
+        tee "$out/cpu_rates.txt"
       shapes="256x256x256 1024x1024x1024 2048x2048x2048 1x4096x4096 128x4096x4096"
       # shellcheck disable=SC2086
       run cpu_gemm_bf16 200 "$py" bench/gemm_shapes.py --threads 2 --dtype bfloat16 $shapes
@@ -73,7 +86,7 @@ for stage in "$@"; do
         --threads 2 --dtype bfloat16 $shapes
       ;;
     *)
-      echo "unknown stage '$stage' (build, test, cputest, sanitize, bench, cpu)" >&2
+      echo "unknown stage '$stage' (build, test, cputest, sanitize, bench, tune, cpu)" >&2
       exit 2
       ;;
   esac

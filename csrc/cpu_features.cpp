@@ -79,6 +79,8 @@ std::vector<std::string> CpuFeatures::names() const {
   return out;
 }
 
+bool vdpbf16ps_gemm(const CpuFeatures& f) { return !f.avx512fp16 && !f.amx_bf16; }
+
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;

@@ -18,4 +18,13 @@ struct CpuFeatures {
 // switch (an AVX-512 core under an OS that does not enable ZMM state cannot use it).
 const CpuFeatures& cpu_features();
 
+// Whether the avx512bf16 tier multiplies bfloat16 with VDPBF16PS (else it widens to float32 and
+// uses FMA, as the avx512 tier does). Not on cores with AVX512-FP16 or AMX (Sapphire Rapids and
+// later): on one, a lent H100's host on 2026-11-23, the VDPBF16PS kernel ran bfloat16 products at
+// about half the FMA kernel's rate (two threads: 1024^3 82 against 160 GFLOP/s, 2048^3 107
+// against 203, 128 x 4096 x 4096 108 against 173). It stays elsewhere: on Zen 4 its peak is
+// twice the FMA kernel's (issue 3's figures: about 226 against 112 GFLOP/s per core), and no
+// other AVX512-BF16 core has been measured.
+bool vdpbf16ps_gemm(const CpuFeatures& f);
+
 }  // namespace halfkit

@@ -119,9 +119,11 @@ struct OperandTile {
   }
 };
 
-template <int BM_, int BN_, int WarpsM, int WarpsN>
+// BK k steps per stage, Stages stages, Blocks resident blocks per multiprocessor that the
+// registers are capped for (bench/micro/sm80_tune.cu times other choices against these).
+template <int BM_, int BN_, int WarpsM, int WarpsN, int BK_ = 32, int Stages = 4, int Blocks = 1>
 struct Config {
-  static constexpr int BM = BM_, BN = BN_, BK = 32, kStages = 4;
+  static constexpr int BM = BM_, BN = BN_, BK = BK_, kStages = Stages, kBlocks = Blocks;
   static constexpr int kWarpsN = WarpsN;
   static constexpr int kThreads = 32 * WarpsM * WarpsN;
   static constexpr int WM = BM / WarpsM, WN = BN / WarpsN;
@@ -139,7 +141,7 @@ constexpr int smem_bytes() {
 
 // AK / BKm: A / B is k-contiguous (else m- / n-contiguous).
 template <class C, bool AK, bool BKm, int In>
-__global__ void __launch_bounds__(C::kThreads, 1)
+__global__ void __launch_bounds__(C::kThreads, C::kBlocks)
     gemm_mma(GemmArgs g, int64_t tiles_m, int64_t tiles_n) {
   using TA = OperandTile<C::BM, C::BK, AK>;
   using TB = OperandTile<C::BN, C::BK, BKm>;

@@ -7,10 +7,11 @@
 //     stages full. Operands stay in their global layout: TMA lays k-contiguous operands out as
 //     K-major and m/n-contiguous ones as MN-major 128-byte-swizzled tiles, and the wgmma
 //     transpose bits say which. Edges come zero-filled from TMA; stores are masked.
-//     Written and compiled without a GPU: gemm() runs it only when asked for by name until it
-//     has passed the GPU tests (kSm90Verified below).
-// v2 (also untested on a GPU): each consumer keeps kMmaInFlight wgmma groups in flight and
-//     releases a stage only once the group reading it has completed.
+// v2: each consumer keeps kMmaInFlight wgmma groups in flight and releases a stage only once
+//     the group reading it has completed.
+//     Written without a GPU; on its first run on one (an H100, 2026-11-23) it passed the GPU
+//     tests and compute-sanitizer's memcheck, racecheck and synccheck unchanged, and ran at
+//     0.85-0.87x cuBLAS at 4096^3 and 0.95-0.96x at 8192^3 (bench/results/gpu_gemm_h100.txt).
 #include <cuda.h>
 #include <cudaTypedefs.h>
 

@@ -10,6 +10,9 @@ from halfkit import _core
 from halfkit._matmul import _matmul
 
 INPUTS = [F16, BF16]
+# Whether the avx512bf16 tier multiplies bfloat16 with VDPBF16PS here (else with the avx512
+# tier's FMA kernel and bits).
+VDP = halfkit.kernel_info()["avx512bf16_gemm"] == "vdpbf16ps"
 
 
 def rand(shape, dtype, seed=0, scale=1.0):
@@ -337,7 +340,7 @@ def test_small_products(tier, dtype):
     and tall products split over the threads: the same bits as the scalar reference (a product
     of two 16-bit values is exact in float32 and both add in order of k), within the bound, and
     the same bits whichever rows a product is split into."""
-    vdp = tier == "avx512bf16" and dtype == BF16  # VDPBF16PS: its own roundings
+    vdp = tier == "avx512bf16" and dtype == BF16 and VDP  # VDPBF16PS: its own roundings
 
     def same_as_scalar(a, b, label):
         got = _matmul(a, b, None, None, tier)
@@ -384,12 +387,26 @@ def test_small_products(tier, dtype):
         assert np.isnan(got[:, 3]).all() and np.isinf(got[1234, np.arange(n) != 3]).all()
 
 
+def test_avx512bf16_kernel_follows_the_cpu():
+    """VDPBF16PS only where it was not measured slower than widening to float32 and FMA: not on
+    cores with AVX512-FP16 or AMX. Where the FMA kernel is used, the bits are the avx512 tier's."""
+    info = halfkit.kernel_info()
+    later_core = {"avx512_fp16", "amx_bf16"} & set(info["cpu_features"])
+    assert info["avx512bf16_gemm"] == ("fma" if later_core else "vdpbf16ps")
+    if "avx512bf16" not in TIERS or VDP:
+        return
+    for m, k, n in ((1, 300, 200), (16, 16, 16), (300, 530, 70)):
+        a, b = rand((m, k), BF16, seed=m), rand((k, n), BF16, seed=n)
+        got = _matmul(a, b, None, None, "avx512bf16")
+        assert_bits(None, got, _matmul(a, b, None, None, "avx512"), f"{m}x{k}x{n}")
+
+
 @pytest.mark.parametrize("dtype", INPUTS, ids=lambda d: d.name)
 def test_results_do_not_depend_on_tier(dtype):
     """Products of 16-bit values are exact in float32 and every tier adds them in the same
     order, so the tiers agree bit for bit (the README's exceptions aside: VDPBF16PS, and dot
     products against a k-contiguous B with up to 4 rows)."""
-    tiers = [t for t in TIERS if not (t == "avx512bf16" and dtype == BF16)]
+    tiers = [t for t in TIERS if not (t == "avx512bf16" and dtype == BF16 and VDP)]
     for m, k, n in ((1, 300, 200), (3, 700, 90), (37, 1100, 45), (300, 530, 70)):
         a = rand((m, k), dtype, seed=m)
         b = rand((k, n), dtype, seed=n)

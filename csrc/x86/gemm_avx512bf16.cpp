@@ -1,11 +1,12 @@
 // AVX-512 BF16 GEMM. bfloat16: VDPBF16PS on pair-interleaved panels (A as broadcast k-pairs, B
 // with the two rows of each k-pair interleaved), 14 x 32 tile, 28 independent accumulators
-// (the instruction's latency is about 6 cycles at one per cycle). float16: the AVX-512 FMA
-// kernel (no AVX512-FP16 here).
+// (the instruction's latency is about 6 cycles at one per cycle), on the CPUs where it pays
+// (vdpbf16ps_gemm); elsewhere, and for float16, the AVX-512 FMA kernel.
 //
 // VDPBF16PS treats subnormal bf16 inputs as zero and flushes subnormal results, whatever MXCSR
 // says: a product that loses a subnormal factor is below 2^-126 * |other factor|, far under the
 // float32 accumulation error bound of any product that matters.
+#include "cpu_features.h"
 #include "x86/bf16_instr.h"
 #include "x86/gemm_simd.h"
 #include "x86/vec_avx512.h"
@@ -130,6 +131,10 @@ struct GemmBf16Pairs {
 
 void fill_gemm_avx512bf16(GemmTable& t) {
   t.kernel[num::kF16] = GemmF32<V512>::kernel();
+  if (!vdpbf16ps_gemm(cpu_features())) {
+    t.kernel[num::kBF16] = GemmF32<V512>::kernel();
+    return;
+  }
   // GEMV is memory-bound: widening is free there and VDPBF16PS buys nothing.
   t.kernel[num::kBF16] = GemmKernel{
       GemmBf16Pairs::MR,     GemmBf16Pairs::NR,   2, &GemmBf16Pairs::pack_a, &GemmBf16Pairs::pack_b,

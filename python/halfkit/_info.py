@@ -18,6 +18,9 @@ def kernel_info() -> dict[str, Any]:
         # Only a test build (HALFKIT_EMULATE_BF16) emulates the avx512bf16 tier's instructions.
         "isa_emulated": ["avx512bf16"] if _core.emulated_bf16 else [],
         "cpu_features": list(_core.cpu_features()),
+        # How the avx512bf16 tier multiplies bfloat16 on this CPU: "vdpbf16ps", or "fma" (widened
+        # to float32, as the avx512 tier does, with its bits) where that was measured faster.
+        "avx512bf16_gemm": str(_core.avx512bf16_gemm),
         "threads": _core.get_num_threads(),
         "parallel_min_elements": int(_core.parallel_min_elements),
         "cuda": _cuda_info(),

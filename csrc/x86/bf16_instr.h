@@ -34,17 +34,30 @@ inline __m256i cvtne_ps_bf16(__m512 f) {
 
 // VDPBF16PS: acc += a.odd * b.odd, then acc += a.even * b.even, per 32-bit lane of bf16 pairs;
 // each step one rounding to nearest even (a product of two bf16 is exact in float32), with
-// subnormal inputs and results flushed to zero.
+// subnormal inputs flushed to zero, and results too when tiny after rounding in IEEE 754's
+// sense: rounded to 24 bits as if the exponent were unbounded, below 2^-126. A plain FMA rounds
+// to the subnormal grid instead, and the two disagree just below 2^-126: 2^-126 - 2^-150 is
+// tiny (flushed to zero) but rounds to the subnormal grid's 2^-126. Both instructions were
+// checked against an Emerald Rapids core with tests/cross/bf16_instr_check.sh.
 inline __m512 dot_bf16_pairs(__m512 acc, __m512i a, __m512i b) {
   const __m512i hi = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   const auto in = [](__m512i v) { return _mm512_castsi512_ps(flush_subnormals(v)); };
-  const auto out = [](__m512 v) {
-    return _mm512_castsi512_ps(flush_subnormals(_mm512_castps_si512(v)));
+  const auto step = [](__m512 x, __m512 y, __m512 c) {
+    // The sum scaled by 4 rounds as the unbounded exponent would wherever the unscaled one is
+    // within a factor of 2 of 2^-126; further below it is tiny either way. Neither scaling
+    // overflows where the sum can be tiny: an operand that large leaves no sum but 0 below
+    // 2^-126.
+    const __m512 four = _mm512_set1_ps(4.0f);
+    const __m512 scaled = _mm512_fmadd_ps(_mm512_mul_ps(x, four), y, _mm512_mul_ps(c, four));
+    const __mmask16 tiny =
+        _mm512_cmp_ps_mask(_mm512_abs_ps(scaled), _mm512_set1_ps(0x1p-124f), _CMP_LT_OQ);
+    return _mm512_mask_and_ps(
+        _mm512_fmadd_ps(x, y, c), tiny, scaled,
+        _mm512_castsi512_ps(_mm512_set1_epi32(static_cast<int>(0x80000000u))));
   };
   const __m512 c = in(_mm512_castps_si512(acc));
-  const __m512 t =
-      out(_mm512_fmadd_ps(in(_mm512_and_si512(a, hi)), in(_mm512_and_si512(b, hi)), c));
-  return out(_mm512_fmadd_ps(in(_mm512_slli_epi32(a, 16)), in(_mm512_slli_epi32(b, 16)), t));
+  const __m512 t = step(in(_mm512_and_si512(a, hi)), in(_mm512_and_si512(b, hi)), c);
+  return step(in(_mm512_slli_epi32(a, 16)), in(_mm512_slli_epi32(b, 16)), t);
 }
 
 #else

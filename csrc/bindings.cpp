@@ -339,6 +339,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("isa_compiled", [] { return tiers(false); });
   m.attr("emulated_bf16") = kEmulatedBf16;
   m.def("cpu_features", [] { return cpu_features().names(); });
+  m.attr("avx512bf16_assumed") = cpu_features().avx512bf16_assumed;
   m.attr("avx512bf16_gemm") = vdpbf16ps_gemm(cpu_features()) ? "vdpbf16ps" : "fma";
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", [](int n) {

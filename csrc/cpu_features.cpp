@@ -1,5 +1,8 @@
 #include "cpu_features.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
@@ -44,6 +47,11 @@ CpuFeatures detect() {
     f.avx512fp16 = (edx7 >> 23) & 1;
     __cpuid_count(7, 1, a, b, c, d);
     f.avx512bf16 = (a >> 5) & 1;
+    const char* assume = getenv("HALFKIT_ASSUME_CPU");
+    if (!f.avx512bf16 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && assume &&
+        strcmp(assume, "avx512_bf16") == 0) {
+      f.avx512bf16 = f.avx512bf16_assumed = true;
+    }
   }
   f.amx_bf16 = os_amx && ((edx7 >> 22) & 1);
   return f;

@@ -183,6 +183,23 @@ def test_force_isa_rejects_unknown_or_unsupported(name):
     assert "HALFKIT_FORCE_ISA" in r.stderr and "choose one of" in r.stderr
 
 
+def test_assumed_cpu_feature():
+    """HALFKIT_ASSUME_CPU takes one name; without it a tier cpuid denies cannot be forced."""
+    r = _run_forced("scalar", "import halfkit")
+    assert r.returncode == 0, r.stderr
+    env = dict(os.environ, HALFKIT_ASSUME_CPU="avx512_fp16")
+    r = subprocess.run([sys.executable, "-c", "import halfkit"], env=env, capture_output=True)
+    assert r.returncode != 0 and b"HALFKIT_ASSUME_CPU='avx512_fp16'" in r.stderr
+    info = halfkit.kernel_info()
+    if not info["cpu_assumed"]:
+        return
+    assert "avx512_bf16" in info["cpu_features"] and "avx512bf16" in TIERS
+    env = {k: v for k, v in os.environ.items() if k != "HALFKIT_ASSUME_CPU"}
+    env["HALFKIT_FORCE_ISA"] = "avx512bf16"
+    r = subprocess.run([sys.executable, "-c", "import halfkit"], env=env, capture_output=True)
+    assert r.returncode != 0 and b"choose one of" in r.stderr
+
+
 def test_unsupported_tier_is_an_error_not_a_crash():
     for name in UNSUPPORTED_TIERS:
         with pytest.raises(ValueError, match="not supported"):

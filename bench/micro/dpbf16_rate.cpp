@@ -1,8 +1,11 @@
 // The issue rate of VDPBF16PS against VFMADD231PS (512-bit, 24 independent accumulators, so
 // latency does not count), in core cycles per instruction, the clock read off a chain of
-// dependent integer adds (one cycle each). This decides vdpbf16ps_gemm (csrc/cpu_features.h):
-// the avx512bf16 tier's VDPBF16PS kernel pays where one VDPBF16PS (64 flops) costs less than
-// two FMAs (32 flops each). On a lent GPU machine, `bash bench/gpu_session.sh cpu` runs it.
+// dependent integer multiplies (three cycles each; Golden Cove and later execute chains of adds
+// of an immediate faster than one a cycle, which read this core at 11.8 GHz). This decides
+// vdpbf16ps_gemm (csrc/cpu_features.h): the avx512bf16 tier's VDPBF16PS kernel pays where one
+// VDPBF16PS (64 flops) costs less than two FMAs (32 flops each). It runs on this project's machines
+// (their cores execute AVX512-BF16 although cpuid denies it) and in `bash bench/gpu_session.sh
+// cpu`.
 //
 //   g++ -O2 -mavx512f -mavx512bf16 bench/micro/dpbf16_rate.cpp -o /tmp/dpbf16_rate
 #include <stdio.h>
@@ -32,15 +35,15 @@ int main() {
     const double t1 = now();
     for (long i = 0; i < n; ++i) asm volatile(HK_R24(HK_DP)::: "memory");
     const double t2 = now();
-    long x = 0;
+    long x = 1;
     for (long i = 0; i < n; ++i) {
       asm volatile(
-          "add $1, %0\n add $1, %0\n add $1, %0\n add $1, %0\n"
-          "add $1, %0\n add $1, %0\n add $1, %0\n add $1, %0\n"
+          "imul %0, %0\n imul %0, %0\n imul %0, %0\n imul %0, %0\n"
+          "imul %0, %0\n imul %0, %0\n imul %0, %0\n imul %0, %0\n"
           : "+r"(x));
     }
     const double t3 = now();
-    const double cycle = (t3 - t2) / (8.0 * n);
+    const double cycle = (t3 - t2) / (3.0 * 8.0 * n);
     printf("clock %.2f GHz; vfmadd231ps zmm %.3f cycles each; vdpbf16ps zmm %.3f cycles each\n",
            1e-9 / cycle, (t1 - t0) / (24.0 * n) / cycle, (t2 - t1) / (24.0 * n) / cycle);
   }

@@ -12,6 +12,8 @@ def _info() -> int:
     i = halfkit.kernel_info()
     print(f"halfkit {halfkit.__version__}")
     print(f"CPU features: {' '.join(i['cpu_features']) or '(none detected)'}")
+    if i["cpu_assumed"]:
+        print(f"assumed (HALFKIT_ASSUME_CPU; cpuid denies them): {' '.join(i['cpu_assumed'])}")
     print(
         f"CPU tier in use: {i['isa']}  (this CPU runs: {', '.join(i['isa_supported'])}; "
         f"compiled in: {', '.join(i['isa_compiled'])}; HALFKIT_FORCE_ISA picks one)"

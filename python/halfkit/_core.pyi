@@ -5,6 +5,7 @@ import numpy as np
 parallel_min_elements: int
 max_gemm_dim: int
 emulated_bf16: bool
+avx512bf16_assumed: bool
 avx512bf16_gemm: str
 
 def convert(

@@ -18,6 +18,8 @@ def kernel_info() -> dict[str, Any]:
         # Only a test build (HALFKIT_EMULATE_BF16) emulates the avx512bf16 tier's instructions.
         "isa_emulated": ["avx512bf16"] if _core.emulated_bf16 else [],
         "cpu_features": list(_core.cpu_features()),
+        # Features taken on trust from HALFKIT_ASSUME_CPU (cpuid denies them).
+        "cpu_assumed": ["avx512_bf16"] if _core.avx512bf16_assumed else [],
         # How the avx512bf16 tier multiplies bfloat16 on this CPU: "vdpbf16ps", or "fma" (widened
         # to float32, as the avx512 tier does, with its bits) where that was measured faster.
         "avx512bf16_gemm": str(_core.avx512bf16_gemm),
@@ -47,6 +49,17 @@ def get_num_threads() -> int:
 
 
 def _apply_environment() -> None:
+    assume = os.environ.get("HALFKIT_ASSUME_CPU")
+    if assume and assume != "avx512_bf16":
+        raise ValueError(
+            f"HALFKIT_ASSUME_CPU={assume!r} is not a feature halfkit can assume; "
+            "the one accepted is avx512_bf16"
+        )
+    if assume and "avx512_bf16" not in _core.cpu_features():
+        raise ValueError(
+            "HALFKIT_ASSUME_CPU=avx512_bf16 needs AVX-512 F, BW, VL and DQ, which this CPU (or "
+            "its OS) does not offer"
+        )
     isa = os.environ.get("HALFKIT_FORCE_ISA")
     if isa:
         name = isa.strip().lower()

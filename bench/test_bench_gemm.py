@@ -13,6 +13,7 @@ in CI: ~190), VDPBF16PS about 226 per core where the CPU has AVX-512 BF16.
 from __future__ import annotations
 
 import functools
+import time
 
 import halfkit
 import ml_dtypes
@@ -100,11 +101,22 @@ def test_gemm(benchmark, shape, dtype, threads, impl):
         torch.set_num_threads(threads)
     benchmark.group = f"{shape} {dtype.name} threads={threads}"
     benchmark.extra_info.update(impl=impl, flops=2.0 * batch * m * n * k)
-    # Small products get many rounds after a longer warm-up: on the shared CI machine the
-    # first few dozen calls of a 256^3 product with 2 threads ran 1.5-2x slower than later ones
-    # (an idle second core is slow to come back), for every library.
+    # Small products get many rounds, and every case a warm-up of at least 0.3 s: on the shared
+    # CI machine the first few dozen calls of a 256^3 product with 2 threads ran 1.5-2x slower
+    # than later ones (an idle second core is slow to come back), for every library. Counted
+    # in calls, the warm-up of mid-sized cases was too short for that: a stack of 64
+    # 128x128x64 products on two threads measured 137-145 GFLOP/s after 2 calls, no more than
+    # on one thread, and 284-292 after 0.3 s.
     flops = 2.0 * batch * m * n * k
     rounds, warmup = (3, 1) if flops > 2e10 else (10, 2) if flops > 1e8 else (50, 20)
+
+    def measure(fn):
+        end = time.perf_counter() + 0.3
+        fn()
+        while time.perf_counter() < end:
+            fn()
+        benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup)
+
     if impl == "halfkit":
         out = np.empty(np.broadcast_shapes(a.shape[:-1] + (n,)), np.float32)
         fn = lambda: halfkit.matmul(a, b, out=out)  # noqa: E731
@@ -112,11 +124,11 @@ def test_gemm(benchmark, shape, dtype, threads, impl):
         fn = lambda: np.matmul(af, bf)  # noqa: E731
         if threadpool_limits is not None:  # OpenBLAS keeps its own thread count otherwise
             with threadpool_limits(threads):
-                benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup)
+                measure(fn)
             return
     elif impl == "numpy-ml_dtypes":
         fn = lambda: np.matmul(a, b)  # noqa: E731
     else:
         ta, tb = torch_of(a), torch_of(b)
         fn = lambda: torch.matmul(ta, tb)  # noqa: E731
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=warmup)
+    measure(fn)

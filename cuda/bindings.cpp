@@ -1,5 +1,5 @@
 // The Python module halfkit._cuda: raw device pointers and shapes in, launches on the caller's
-// stream, CUDA errors out as Python exceptions. The Python layer (halfkit._cupy) does the
+// stream, CUDA errors out as Python exceptions. The Python layer (halfkit._gpu) does the
 // checking against CuPy arrays.
 #include <cuda_runtime.h>
 #include <pybind11/pybind11.h>

@@ -29,13 +29,7 @@ __global__ void gemm_reference(GemmArgs g) {
       acc = fmaf(widen<In>(a[i * g.a_rs + p * g.a_cs]), widen<In>(b[p * g.b_rs + j * g.b_cs]), acc);
     }
     const int64_t off = t * g.c_bs + i * g.ldc + j;
-    if (g.out_format == num::kF32) {
-      store_c<num::kF32>(g.c, off, &acc, 1);
-    } else if (g.out_format == num::kF16) {
-      store_c<num::kF16>(g.c, off, &acc, 1);
-    } else {
-      store_c<num::kBF16>(g.c, off, &acc, 1);
-    }
+    store_c(g.c, g.out_format, off, &acc, 1);
   }
 }
 

@@ -247,13 +247,7 @@ __global__ void __launch_bounds__(C::kThreads, C::kBlocks)
         const int64_t row = m0 + wm0 + i * 16 + lane / 4 + h * 8;
         if (row >= g.m) continue;
         const int64_t off = c_base + row * g.ldc + col;
-        if (g.out_format == num::kF32) {
-          store_c<num::kF32>(g.c, off, &acc[i][j][2 * h], count);
-        } else if (g.out_format == num::kF16) {
-          store_c<num::kF16>(g.c, off, &acc[i][j][2 * h], count);
-        } else {
-          store_c<num::kBF16>(g.c, off, &acc[i][j][2 * h], count);
-        }
+        store_c(g.c, g.out_format, off, &acc[i][j][2 * h], count);
       }
     }
   }

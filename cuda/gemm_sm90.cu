@@ -273,13 +273,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         const int64_t row = row0 + 8 * h;
         if (row >= g.m) continue;
         const int64_t off = row * g.ldc + col;
-        if (g.out_format == num::kF32) {
-          store_c<num::kF32>(g.c, off, &d[4 * i + 2 * h], count);
-        } else if (g.out_format == num::kF16) {
-          store_c<num::kF16>(g.c, off, &d[4 * i + 2 * h], count);
-        } else {
-          store_c<num::kBF16>(g.c, off, &d[4 * i + 2 * h], count);
-        }
+        store_c(g.c, g.out_format, off, &d[4 * i + 2 * h], count);
       }
     }
   }

@@ -47,7 +47,7 @@ const char* gemm_kernel_name(GemmKernel k);
 // axes, the other stride a multiple of 8 elements, and 16-byte aligned bases. The batch
 // offsets (a_off, b_off) live on the device, where this cannot see them: a caller of the
 // tensor-core kernels must make every offset a multiple of 8 elements (the Python layer does,
-// through the batch strides it accepts; see _cupy.tensor_friendly).
+// through the batch strides it accepts; see halfkit._gpu.tensor_friendly).
 bool gemm_supported(GemmKernel kernel, int cc, const GemmArgs& args);
 
 // Queues the product on `stream`; *used is the kernel that ran. cudaErrorInvalidValue when

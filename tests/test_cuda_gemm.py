@@ -7,8 +7,9 @@ import halfkit
 import numpy as np
 import pytest
 from conftest import BF16, F16, F32, bits
-from halfkit._cupy import tensor_friendly
-from halfkit._matmul import _matmul, offsets
+from halfkit._arrays import batch_offsets as offsets
+from halfkit._gpu import tensor_friendly
+from halfkit._matmul import _matmul
 from test_cuda import _skip_reason, gpu
 from test_matmul import check, rand
 

@@ -13,7 +13,7 @@ import halfkit
 import numpy as np
 import pytest
 from conftest import BF16, F16, F32, bits
-from halfkit import _cupy
+from halfkit import _gpu
 from halfkit._dtypes import FORMAT
 from test_matmul import check, rand
 
@@ -108,7 +108,7 @@ def fake_gemm(a, a_rs, a_cs, a_off, b, b_rs, b_cs, b_off, c, ldc, c_bs, m, n, k,
 @pytest.fixture
 def fake(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", _fake_cupy())
-    monkeypatch.setattr(_cupy, "_cuda", types.SimpleNamespace(gemm=fake_gemm))
+    monkeypatch.setattr(_gpu, "_cuda", types.SimpleNamespace(gemm=fake_gemm))
     CALLS.clear()
     return sys.modules["cupy"]
 
@@ -170,7 +170,7 @@ def test_transposed_operands_are_not_copied(fake):
         seen.append(args)
         return fake_gemm(*args)
 
-    _cupy._cuda.gemm = spy
+    _gpu._cuda.gemm = spy
     halfkit.matmul(a, b.T)
     (args,) = seen
     assert args[0] == a.ctypes.data and args[4] == b.ctypes.data

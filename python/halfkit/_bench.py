@@ -29,6 +29,9 @@ CONVERSIONS = [
 ]
 
 
+ROUNDS = 3
+
+
 def _optional(name: str) -> Any:
     try:
         return importlib.import_module(name)
@@ -37,14 +40,19 @@ def _optional(name: str) -> Any:
 
 
 def _median_time(fn: Callable[[], Any], budget: float) -> float:
+    """Median seconds per call over about ``budget`` seconds, after as long a warm-up: a cold
+    call (thread pool asleep, caches and pages cold) had made one first run's ratio 10x."""
+    end = time.perf_counter() + budget
     fn()
+    while time.perf_counter() < end:
+        fn()
     times: list[float] = []
     end = time.perf_counter() + budget
     while len(times) < 5 or (time.perf_counter() < end and len(times) < 200):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    time.sleep(0.2)  # let other libraries' spinning threads settle before the next case
+    time.sleep(0.05)  # let the last library's spinning threads (OpenBLAS) settle
     return statistics.median(times)
 
 
@@ -73,13 +81,13 @@ def cases(quick: bool) -> list[dict[str, Any]]:
             x = (np.random.default_rng(n).standard_normal(n, dtype=np.float32) * 100).astype(src)
             y = np.empty(n, dst)
             peers: dict[str, Callable[[], Any]] = {
-                ("ml_dtypes" if bfloat16 in (src, dst) else "numpy"): (
+                ("ml_dtypes" if bfloat16 in (src, dst) else "numpy") + " np.copyto": (
                     lambda x=x, y=y: np.copyto(y, x, casting="unsafe")
                 ),
             }
             if torch is not None:
                 tx, ty = _torch_view(torch, x), torch.empty(n, dtype=tdt[dst])
-                peers["torch"] = lambda tx=tx, ty=ty: ty.copy_(tx)
+                peers["torch copy_"] = lambda tx=tx, ty=ty: ty.copy_(tx)
             out.append(
                 dict(
                     kind="convert",
@@ -98,10 +106,10 @@ def cases(quick: bool) -> list[dict[str, Any]]:
             b = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
             af, bf = a.astype(np.float32), b.astype(np.float32)
             c = np.empty((n, n), np.float32)
-            peers = {"numpy float32": lambda af=af, bf=bf: af @ bf}
+            peers = {"numpy float32 @": lambda af=af, bf=bf: af @ bf}
             if torch is not None and (dt == bfloat16 or n <= 256):
                 ta, tb = _torch_view(torch, a), _torch_view(torch, b)
-                peers["torch"] = lambda ta=ta, tb=tb: ta @ tb
+                peers["torch @"] = lambda ta=ta, tb=tb: ta @ tb
             out.append(
                 dict(
                     kind="matmul",
@@ -117,7 +125,7 @@ def cases(quick: bool) -> list[dict[str, Any]]:
 
 
 def gpu_cases(quick: bool) -> list[dict[str, Any]]:
-    from ._cupy import info
+    from ._gpu import info
 
     cuda = info()
     if not cuda.get("device_count") or cuda.get("cupy") is None:
@@ -142,7 +150,7 @@ def gpu_cases(quick: bool) -> list[dict[str, Any]]:
                     unit="GB/s",
                     gpu=True,
                     halfkit=lambda x=x, y=y, dst=dst: halfkit.astype(x, dst, out=y),
-                    peers={"cupy": lambda x=x, y=y: cupy.copyto(y, x, casting="unsafe")},
+                    peers={"cupy.copyto": lambda x=x, y=y: cupy.copyto(y, x, casting="unsafe")},
                 )
             )
     for dt in (bfloat16, float16):
@@ -219,17 +227,28 @@ def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int 
         if torch is not None:
             torch.set_num_threads(threads)
     todo = cases(quick) + gpu_cases(quick)
-    budget = 0.15 if quick else 0.5
+    budget = 0.05 if quick else 0.2
     bar = Progress(len(todo), "bench")
     rows = []
     for case in todo:
         timer = _gpu_time if case.get("gpu") else (lambda f: _median_time(f, budget))
-        rates = {"halfkit": case["work"] / timer(case["halfkit"]) / 1e9}
-        for name, fn in case["peers"].items():
-            rates[name] = case["work"] / timer(fn) / 1e9
+        fns = {"halfkit": case["halfkit"], **case["peers"]}
+        # Rounds alternate the libraries, so that a burst of load elsewhere on the machine
+        # lands on all of them; the spread of each ratio over the rounds is reported with it.
+        rounds = [{k: case["work"] / timer(f) / 1e9 for k, f in fns.items()} for _ in range(ROUNDS)]
+        rates = {k: statistics.median(r[k] for r in rounds) for k in fns}
+        spread = {
+            k: (min(r["halfkit"] / r[k] for r in rounds), max(r["halfkit"] / r[k] for r in rounds))
+            for k in case["peers"]
+        }
         rows.append(
             dict(
-                kind=case["kind"], op=case["op"], size=case["size"], unit=case["unit"], rates=rates
+                kind=case["kind"],
+                op=case["op"],
+                size=case["size"],
+                unit=case["unit"],
+                rates=rates,
+                ratio_range=spread,
             )
         )
         bar.step(f"{case['op']} {case['size']}")
@@ -238,11 +257,20 @@ def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int 
         f"halfkit {halfkit.__version__} on {platform.processor() or platform.machine()}: "
         f"tier {info['isa']}, {info['threads']} threads"
     )
-    print(f"{'operation':<22}{'size':>10}  {'halfkit':>16}  peers (halfkit's speed-up)")
+    print(
+        "size: elements for conversions (out= preallocated), n for n x n x n products "
+        "(float32 out=). Rates are medians of "
+        f"{ROUNDS} rounds; (ratio, range) is halfkit's speed-up over the peer and its spread "
+        "over the rounds: on a shared machine ratios move between runs."
+    )
+    print(f"{'operation':<22}{'size':>10}  {'halfkit':>16}  peers (halfkit's speed-up, range)")
     for r in rows:
         hk = r["rates"]["halfkit"]
         peers = "  ".join(
-            f"{k} {v:.1f} ({hk / v:.2f}x)" for k, v in r["rates"].items() if k != "halfkit"
+            f"{k} {v:.1f} ({hk / v:.2f}x, {r['ratio_range'][k][0]:.2f}-"
+            f"{r['ratio_range'][k][1]:.2f})"
+            for k, v in r["rates"].items()
+            if k != "halfkit"
         )
         print(f"{r['op']:<22}{r['size']:>10}  {hk:>9.1f} {r['unit']:<7} {peers}")
     if json_path:

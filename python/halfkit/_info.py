@@ -30,7 +30,7 @@ def kernel_info() -> dict[str, Any]:
 
 
 def _cuda_info() -> dict[str, Any]:
-    from ._cupy import info
+    from ._gpu import info
 
     return info()
 

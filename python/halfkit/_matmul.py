@@ -1,20 +1,32 @@
-"""matmul: float16/bfloat16 inputs, float32 accumulation, np.matmul's semantics."""
+"""matmul: float16/bfloat16 inputs, float32 accumulation, np.matmul's semantics. The arguments
+are checked once here, then the numpy or the CuPy backend runs the product."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
+import numpy.typing as npt
 
-from . import _core, _cupy
-from ._api import astype
-from ._dtypes import FORMAT, bfloat16, float16, float32, resolve
+from . import _cpu, _gpu
+from ._arrays import is_cupy
+from ._dtypes import bfloat16, float16, float32, native, resolve
 
 _INPUTS = "float16 or bfloat16 (ml_dtypes.bfloat16)"
 _OUTPUTS = {float32, float16, bfloat16}
 
+_Out = TypeVar("_Out", bound=np.ndarray)
 
-def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: Any = None) -> Any:
+
+@overload
+def matmul(a: Any, b: Any, *, out: _Out, out_dtype: npt.DTypeLike = None) -> _Out: ...
+@overload
+def matmul(
+    a: np.ndarray, b: np.ndarray, *, out: None = None, out_dtype: npt.DTypeLike = None
+) -> np.ndarray: ...
+@overload
+def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: npt.DTypeLike = None) -> Any: ...
+def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: npt.DTypeLike = None) -> Any:
     """Matrix product of two float16 or two bfloat16 arrays (numpy, or CuPy on one GPU),
     accumulated in float32.
 
@@ -24,9 +36,12 @@ def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: Any = None) -> Any:
     result is rounded once, at the end, by the conversion contract (overflow to float16 warns
     like numpy; CuPy results never warn). ``out`` must have the result's shape and dtype, be
     writeable, and be the same kind of array as the inputs.
+
+    Raises TypeError for operands or an ``out`` of the wrong kind or dtype, ValueError for
+    shapes that do not multiply or broadcast; nothing is written then.
     """
     if out_dtype is None:
-        c = _core.matmul_fast(a, b, out)
+        c = _cpu.matmul_fast(a, b, out)
         if c is not None:
             return c
     return _matmul(a, b, out, out_dtype, "")
@@ -34,10 +49,10 @@ def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: Any = None) -> Any:
 
 def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
     """matmul with a CPU tier or a GPU kernel name forced ('' or 'auto': the default)."""
-    gpu = _cupy.is_cupy(a) or _cupy.is_cupy(b)
+    gpu = is_cupy(a) or is_cupy(b)
     kind = "CuPy array" if gpu else "numpy array"
     for name, x in (("a", a), ("b", b)):
-        if gpu != _cupy.is_cupy(x) or (not gpu and not isinstance(x, np.ndarray)):
+        if gpu != is_cupy(x) or (not gpu and not isinstance(x, np.ndarray)):
             raise TypeError(
                 f"halfkit.matmul: {name} must be a {kind} of {_INPUTS}"
                 + (" (a and b both numpy or both CuPy)" if gpu else "")
@@ -50,8 +65,7 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
             f"halfkit.matmul: a is {a.dtype} but b is {b.dtype}; both must be "
             f"{_INPUTS}, the same one"
         )
-    dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")
-    if dt not in (float16, bfloat16):
+    if native(a.dtype) not in (float16, bfloat16):
         raise TypeError(
             f"halfkit.matmul: inputs are {a.dtype}; accepted: {_INPUTS} "
             "(use np.matmul for float32/float64, or convert with halfkit.astype)"
@@ -83,7 +97,7 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
         ) from None
     shape = batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
     if out is not None:
-        if gpu != _cupy.is_cupy(out) or (not gpu and not isinstance(out, np.ndarray)):
+        if gpu != is_cupy(out) or (not gpu and not isinstance(out, np.ndarray)):
             want = "a cupy.ndarray" if gpu else "a numpy.ndarray"
             raise TypeError(f"halfkit.matmul: out must be {want}, got {type(out).__name__}")
         if out.dtype != res_dt:
@@ -97,54 +111,10 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
         if not gpu and not out.flags.writeable:
             raise ValueError("halfkit.matmul: out is read-only")
     if gpu:
-        return _cupy.matmul(a2, b2, batch, shape, out, res_dt, tier or "auto")
-
-    if max(m, k, n) >= _core.max_gemm_dim:  # the CPU kernels count in 32-bit integers
+        return _gpu.matmul(a2, b2, batch, shape, out, res_dt, tier or "auto")
+    if max(m, k, n) >= _cpu.max_gemm_dim:
         raise ValueError(
             "halfkit.matmul: a matrix dimension of 2^31 - 2^20 or more is not supported on the "
             f"CPU (m={m}, k={k}, n={n})"
         )
-    a2, b2 = _usable(a2), _usable(b2)
-    full = batch + (m, n)
-    direct = (
-        out is not None
-        and res_dt == float32
-        and out.flags.c_contiguous
-        and not np.may_share_memory(out, a2)
-        and not np.may_share_memory(out, b2)
-    )
-    c = out.reshape(full) if direct else _core.empty_aligned(full)
-    if c.size:
-        count = int(np.prod(batch, dtype=np.int64))
-        _core.matmul(
-            a2, b2, c, offsets(a2, batch, count), offsets(b2, batch, count), FORMAT[dt], tier
-        )
-    c = c.reshape(shape)
-    if direct:
-        return out
-    if res_dt == float32:
-        if out is None:
-            return c
-        np.copyto(out, c)
-        return out
-    return astype(c, res_dt, out=out)
-
-
-def _usable(x: np.ndarray) -> np.ndarray:
-    """The kernels read native 16-bit elements at even byte strides; anything else is copied."""
-    if not x.dtype.isnative or any(s % 2 for s in x.strides):
-        return np.ascontiguousarray(x, dtype=x.dtype.newbyteorder("="))
-    return x
-
-
-def offsets(x: Any, batch: tuple[int, ...], count: int) -> np.ndarray:
-    """Byte offset of each matrix of x (numpy or CuPy) in the broadcast stack."""
-    off = np.zeros(max(count, 1), np.int64)
-    if not batch:
-        return off
-    lead = len(batch) - (x.ndim - 2)
-    idx = np.unravel_index(np.arange(count, dtype=np.int64), batch)
-    for d, i in enumerate(idx[lead:]):
-        if x.shape[d] != 1:  # a broadcast axis repeats its one matrix
-            off += i * x.strides[d]
-    return off
+    return _cpu.matmul(a2, b2, batch, shape, out, res_dt, tier)

@@ -49,15 +49,15 @@ def _compare(what: str, x: np.ndarray, got: np.ndarray, want: np.ndarray) -> Non
         raise Mismatch("\n".join(lines))
 
 
-def _gpu() -> Callable[[np.ndarray, np.dtype], np.ndarray] | None:
-    from ._cupy import info
+def _gpu_astype() -> Callable[[np.ndarray, np.dtype], np.ndarray] | None:
+    from ._gpu import info
 
     cuda = info()
     if not cuda.get("compiled") or not cuda.get("device_count") or cuda.get("cupy") is None:
         return None
     import cupy
 
-    from ._api import astype
+    from ._convert import astype
 
     return lambda x, dst: cupy.asnumpy(astype(cupy.asarray(x), dst))
 
@@ -103,7 +103,7 @@ def peer_cast(x: np.ndarray, dst: np.dtype) -> np.ndarray:
 
 def steps(quick: bool) -> Iterator[tuple[str, Callable[[], None]]]:
     tiers = [t for t in _core.isa_supported() if t != "scalar"]
-    gpu = _gpu()
+    gpu = _gpu_astype()
     targets = [(t, lambda x, d, t=t: _convert(t, x, d)) for t in tiers]
     if gpu is not None:
         targets.append(("gpu", gpu))
@@ -169,7 +169,7 @@ def run(quick: bool) -> int:
             return 1
         bar.step(what)
     tiers = ", ".join(_core.isa_supported())
-    gpu = " and the GPU" if _gpu() is not None else ""
+    gpu = " and the GPU" if _gpu_astype() is not None else ""
     sample = " (numpy float16 on every 61st float32)" if quick else ""
     print(
         f"OK: tiers {tiers}{gpu} match the reference on every input; the reference matches "

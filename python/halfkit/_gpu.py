@@ -1,5 +1,7 @@
-"""CuPy arrays: the same conversions on the GPU, through halfkit._cuda.
+"""The CuPy backend: conversions and matmul on the GPU through halfkit._cuda.
 
+Callers (the front modules) have checked the arguments that do not depend on the device; this
+module checks devices and byte order, lays operands out for the kernels and launches them.
 Work is queued on CuPy's current stream of the arrays' device and never synchronised. No
 overflow warning is raised for CuPy arrays (finding one would force a synchronisation), as
 CuPy's own astype does not raise one either.
@@ -9,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._dtypes import ACCEPTED, FORMAT, KERNEL_PAIRS, native
+from ._arrays import batch_offsets
+from ._dtypes import FORMAT, KERNEL_PAIRS, native
 
 try:
     from . import _cuda
@@ -17,47 +20,27 @@ except ImportError:  # built without CUDA
     _cuda = None
 
 
-def is_cupy(x: Any) -> bool:
-    return type(x).__module__.partition(".")[0] == "cupy"
-
-
-def _require_cuda() -> None:
+def _require_cuda(what: str) -> None:
     if _cuda is None:
         raise RuntimeError(
-            "halfkit.astype got a CuPy array, but this halfkit was built without CUDA "
+            f"halfkit.{what} got a CuPy array, but this halfkit was built without CUDA "
             "(reinstall with nvcc on the PATH, or HALFKIT_CUDA=ON to make that an error)"
         )
 
 
-def astype(x: Any, dst: Any, out: Any) -> Any:
+def convert(x: Any, dst: Any, out: Any) -> Any:
+    """x converted to dst on x's device, into out (a CuPy array of x's shape and dst) if given."""
     import cupy
 
-    _require_cuda()
-    src = x.dtype
-    if not src.isnative or src not in FORMAT:
+    _require_cuda("astype")
+    if not x.dtype.isnative or not dst.isnative:
         raise TypeError(
-            f"halfkit.astype: source dtype {src} is not supported; accepted: {ACCEPTED}"
+            f"halfkit.astype: CuPy arrays need a native byte order, got {x.dtype} -> {dst}"
         )
-    if not dst.isnative:
-        raise TypeError(f"halfkit.astype: CuPy arrays need a native byte order, got {dst}")
-    if out is not None:
-        if not is_cupy(out):
-            raise TypeError(
-                "halfkit.astype: x is a CuPy array, so out must be a cupy.ndarray on the same "
-                f"device, got {type(out).__name__}"
-            )
-        if out.dtype != dst:
-            raise TypeError(
-                f"halfkit.astype: out has dtype {out.dtype}, but the result dtype is {dst}"
-            )
-        if out.shape != x.shape:
-            raise ValueError(
-                f"halfkit.astype: out has shape {out.shape}, but the input has shape {x.shape}"
-            )
-        if out.device.id != x.device.id:
-            raise ValueError(
-                f"halfkit.astype: x is on GPU {x.device.id} but out is on GPU {out.device.id}"
-            )
+    if out is not None and out.device.id != x.device.id:
+        raise ValueError(
+            f"halfkit.astype: x is on GPU {x.device.id} but out is on GPU {out.device.id}"
+        )
     dev = x.device
     if dev.id != cupy.cuda.runtime.getDevice():
         with dev:
@@ -89,13 +72,12 @@ def matmul(
     a: Any, b: Any, batch: tuple[int, ...], shape: tuple[int, ...], out: Any, res_dt: Any,
     kernel: str,
 ) -> Any:  # fmt: skip
-    """halfkit.matmul's GPU half; the arguments are checked and 1-D operands already promoted."""
+    """a @ b on a's GPU; the arguments are checked and 1-D operands already promoted. kernel:
+    'auto', or a kernel's name to force it."""
     import cupy
     import numpy as np
 
-    from ._matmul import offsets
-
-    _require_cuda()
+    _require_cuda("matmul")
     dev = a.device
     for name, x in (("b", b), ("out", out)):
         if x is not None and x.device.id != dev.id:
@@ -117,7 +99,7 @@ def matmul(
         c = out.reshape(full) if direct else cupy.empty(full, res_dt)
         if c.size:
             item = a.itemsize
-            offs = [offsets(x, batch, count) // item for x in (a, b)]
+            offs = [batch_offsets(x, batch, count) // item for x in (a, b)]
             dev_offs = [cupy.asarray(o) if count > 1 and o.any() else None for o in offs]
             _cuda.gemm(
                 a.data.ptr, a.strides[-2] // item, a.strides[-1] // item,

@@ -1,0 +1,112 @@
+"""astype and its shorthands: the arguments checked once, then the numpy or the CuPy backend."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from . import _cpu, _gpu
+from ._arrays import is_cupy
+from ._dtypes import ACCEPTED, FORMAT, native, resolve
+from ._dtypes import bfloat16 as _bf16
+from ._dtypes import float16 as _f16
+from ._dtypes import float32 as _f32
+from ._dtypes import float64 as _f64
+
+_Out = TypeVar("_Out", bound=np.ndarray)
+
+
+@overload
+def astype(x: Any, dtype: npt.DTypeLike, *, out: _Out) -> _Out: ...
+@overload
+def astype(x: np.generic, dtype: npt.DTypeLike, *, out: None = None) -> np.generic: ...
+@overload
+def astype(x: npt.ArrayLike, dtype: npt.DTypeLike, *, out: None = None) -> np.ndarray: ...
+@overload
+def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any: ...
+def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
+    """Convert ``x`` to ``dtype`` like ``x.astype(dtype)``, rounding to nearest even.
+
+    ``x`` is a numpy array (or anything ``np.asarray`` accepts, or a numpy scalar) or a CuPy
+    array of float16, bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is one of those, in
+    any spelling numpy accepts. The result keeps ``x``'s shape and memory order ('K'); a numpy
+    scalar gives a numpy scalar. With ``out=`` the result is written there (same shape,
+    exactly ``dtype``, writeable, any strides, may overlap ``x``) and ``out`` is returned.
+
+    A float16 result that overflows from a finite value is reported like numpy's own casts,
+    under ``np.errstate(over=...)``. CuPy arrays are converted on their GPU, on CuPy's current
+    stream, without synchronising and without overflow reports.
+
+    Raises TypeError for an unsupported dtype or kind of array, ValueError for an ``out`` of
+    the wrong shape or a read-only one; nothing is written then.
+    """
+    dst = resolve(dtype)
+    y = _cpu.astype_fast(x, dst, out)
+    if y is not None:
+        return y
+    gpu = is_cupy(x)
+    if gpu:
+        xa = x
+    elif out is not None and is_cupy(out):
+        raise TypeError(
+            "halfkit.astype: out is a CuPy array but x is not; pass both on the same device "
+            "(cupy.asarray(x) to move x to the GPU)"
+        )
+    else:
+        try:
+            xa = np.asarray(x)
+        except Exception as e:
+            raise TypeError(
+                f"halfkit.astype: cannot make an array of {type(x).__name__}: {e}; "
+                f"pass a numpy array of {ACCEPTED}"
+            ) from e
+    if native(xa.dtype) not in FORMAT:
+        raise TypeError(
+            f"halfkit.astype: source dtype {xa.dtype} is not supported; accepted: {ACCEPTED}"
+        )
+    if out is not None:
+        _check_out(out, xa.shape, dst, gpu)
+    if gpu:
+        return _gpu.convert(xa, dst, out)
+    y = _cpu.convert(xa, dst, out)
+    return y[()] if out is None and isinstance(x, np.generic) else y
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dst: np.dtype, gpu: bool) -> None:
+    if gpu and not is_cupy(out):
+        raise TypeError(
+            "halfkit.astype: x is a CuPy array, so out must be a cupy.ndarray on the same "
+            f"device, got {type(out).__name__}"
+        )
+    if not gpu and not isinstance(out, np.ndarray):
+        raise TypeError(f"halfkit.astype: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.dtype != dst:
+        raise TypeError(f"halfkit.astype: out has dtype {out.dtype}, but the result dtype is {dst}")
+    if out.shape != shape:
+        raise ValueError(
+            f"halfkit.astype: out has shape {out.shape}, but the input has shape {shape}"
+        )
+    if not gpu and not out.flags.writeable:
+        raise ValueError("halfkit.astype: out is read-only")
+
+
+def to_float16(x: Any, *, out: Any = None) -> Any:
+    """``astype(x, numpy.float16, out=out)``."""
+    return astype(x, _f16, out=out)
+
+
+def to_bfloat16(x: Any, *, out: Any = None) -> Any:
+    """``astype(x, ml_dtypes.bfloat16, out=out)``."""
+    return astype(x, _bf16, out=out)
+
+
+def to_float32(x: Any, *, out: Any = None) -> Any:
+    """``astype(x, numpy.float32, out=out)``."""
+    return astype(x, _f32, out=out)
+
+
+def to_float64(x: Any, *, out: Any = None) -> Any:
+    """``astype(x, numpy.float64, out=out)``."""
+    return astype(x, _f64, out=out)

@@ -38,8 +38,13 @@ def test_bench_quick_json(tmp_path):
     r = run("bench", "--quick", "--json", str(path))
     assert r.returncode == 0, r.stderr
     assert "float32->bfloat16" in r.stdout and "matmul bfloat16" in r.stdout
+    assert "size: elements for conversions" in r.stdout and "numpy np.copyto" in r.stdout
     rows = json.loads(path.read_text())["rows"]
     assert all(row["rates"]["halfkit"] > 0 for row in rows)
+    for row in rows:
+        assert row["ratio_range"].keys() == row["rates"].keys() - {"halfkit"}
+        for peer, (lo, hi) in row["ratio_range"].items():
+            assert 0 < lo <= hi, (row["op"], peer)
     assert any("numpy" in k or "ml_dtypes" in k for row in rows for k in row["rates"])
 
 

@@ -2,7 +2,9 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <algorithm>
 #include <string>
@@ -11,6 +13,7 @@
 #include "convert.h"
 #include "cpu_features.h"
 #include "dispatch.h"
+#include "sigint.h"
 #include "threads.h"
 
 namespace py = pybind11;
@@ -51,6 +54,26 @@ bool overlap(const py::array& a, const py::array& b) {
   return x.first < y.second && y.first < x.second;
 }
 
+// Ctrl-C: calls of at least kInterruptibleWork flops (a conversion counts kConvertWork an
+// element) made from the main thread stop within a block of work when SIGINT arrives and raise
+// KeyboardInterrupt (what Python's handler raises, or KeyboardInterrupt if it raises nothing:
+// the result is incomplete either way). Smaller calls end in well under a millisecond and pay
+// nothing for it (the handler swap is two system calls).
+constexpr double kInterruptibleWork = 1e8;
+constexpr double kConvertWork = 20;
+unsigned long g_main_thread = 0;
+
+bool interruptible(double work) {
+  return work >= kInterruptibleWork && PyThread_get_thread_ident() == g_main_thread;
+}
+
+void raise_if_interrupted(SigintStop& stop) {
+  stop.restore();
+  if (!stop.fired()) return;
+  if (PyErr_CheckSignals() == 0) PyErr_SetNone(PyExc_KeyboardInterrupt);
+  throw py::error_already_set();
+}
+
 // Runs a conversion between arrays already checked, with the GIL released. fresh_dst: dst was
 // just allocated, so its pages are first touched here; the kernel zeroes each page into the
 // cache on that first touch, and writing around the cache would then cost more than it saves
@@ -63,8 +86,15 @@ bool run_convert(ConvertFn fn, const py::array& src, py::array& dst, int sf, int
   const ptrdiff_t* ss = src.strides();
   const ptrdiff_t* ds = dst.strides();
   const int nd = static_cast<int>(src.ndim());
-  py::gil_scoped_release nogil;
-  return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst);
+  SigintStop stop(interruptible(static_cast<double>(src.size()) * kConvertWork));
+  bool overflow;
+  {
+    py::gil_scoped_release nogil;
+    overflow =
+        convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst);
+  }
+  raise_if_interrupted(stop);
+  return overflow;
 }
 
 // src and dst are arrays of the same shape whose item sizes match the formats; the Python
@@ -161,8 +191,12 @@ void run_matmul(int fmt, const std::string& tier, const char* ap, ptrdiff_t a_rs
                 const int64_t* ao, const int64_t* bo, size_t batch) {
   const GemmKernel& kern =
       gemm_table(tier.empty() ? active_isa() : tier_from_name(tier)).kernel[fmt];
-  py::gil_scoped_release nogil;
-  gemm_batch(kern, fmt, ap, a_rs, a_cs, ao, bp, b_rs, b_cs, bo, cp, m, n, k, batch);
+  SigintStop stop(interruptible(2.0 * m * n * k * static_cast<double>(batch)));
+  {
+    py::gil_scoped_release nogil;
+    gemm_batch(kern, fmt, ap, a_rs, a_cs, ao, bp, b_rs, b_cs, bo, cp, m, n, k, batch);
+  }
+  raise_if_interrupted(stop);
 }
 
 // Batched GEMM: for each i, c[i] (m x n float32, C order) = a at byte offset a_off[i] (m x k,
@@ -198,6 +232,20 @@ void matmul(const py::array& a, const py::array& b, py::array_t<float>& c,
              b.strides(b.ndim() - 1), c.mutable_data(), m, n, k, a_off.data(), b_off.data(), batch);
 }
 
+// The MemoryError for a result that cannot be allocated: numpy's own would name the internal
+// byte buffer, not the result.
+[[noreturn]] void result_too_large(const std::vector<py::ssize_t>& shape, double bytes) {
+  std::string dims;
+  for (const py::ssize_t d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  if (shape.size() == 1) dims += ",";
+  char size[32];
+  std::snprintf(size, sizeof(size), "%.1f GiB", bytes / (1u << 30));
+  const std::string what =
+      "halfkit.matmul: cannot allocate the float32 result of shape (" + dims + ") (" + size + ")";
+  PyErr_SetString(PyExc_MemoryError, what.c_str());
+  throw py::error_already_set();
+}
+
 // A new C-contiguous float32 array whose data starts on a 64-byte boundary: a view of a byte
 // buffer 64 bytes longer. numpy's own large allocations start 16 bytes past one, so every
 // 64-byte store of a row of C by the microkernels split two cache lines (float16 inputs, best
@@ -205,8 +253,21 @@ void matmul(const py::array& a, const py::array& b, py::array_t<float>& c,
 // 146 -> 154).
 py::array empty_aligned(const std::vector<py::ssize_t>& shape) {
   size_t count = 1;
-  for (const py::ssize_t d : shape) count *= static_cast<size_t>(d);
-  py::array_t<uint8_t> raw(static_cast<py::ssize_t>(count * sizeof(float) + 64));
+  double bytes = sizeof(float);
+  bool fits = true;
+  for (const py::ssize_t d : shape) {
+    bytes *= static_cast<double>(d);
+    fits = fits && !__builtin_mul_overflow(count, static_cast<size_t>(d), &count);
+  }
+  const size_t limit = static_cast<size_t>(PTRDIFF_MAX) / sizeof(float) - 64;
+  if (!fits || count > limit) result_too_large(shape, bytes);
+  py::array_t<uint8_t> raw;
+  try {
+    raw = py::array_t<uint8_t>(static_cast<py::ssize_t>(count * sizeof(float) + 64));
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_MemoryError)) throw;
+    result_too_large(shape, bytes);
+  }
   const uintptr_t p = reinterpret_cast<uintptr_t>(raw.mutable_data());
   return py::array(py::reinterpret_borrow<py::dtype>(g_fast.dtype[num::kF32]), shape,
                    std::vector<py::ssize_t>(), reinterpret_cast<void*>((p + 63) & ~uintptr_t{63}),
@@ -347,6 +408,19 @@ PYBIND11_MODULE(_core, m) {
       throw py::value_error("the number of threads must be >= 1, got " + std::to_string(n));
     set_num_threads(n);
   });
+  m.def("cpus_available", &cpus_available);
+  g_main_thread =
+      py::module_::import("threading").attr("main_thread")().attr("ident").cast<unsigned long>();
+#ifdef HALFKIT_SANITIZED
+  m.attr("sanitized") = true;
+#else
+  m.attr("sanitized") = false;
+#endif
+#ifdef HALFKIT_CUDA_NOTE
+  m.attr("cuda_build_note") = HALFKIT_CUDA_NOTE;
+#else
+  m.attr("cuda_build_note") = "not built";
+#endif
   m.attr("parallel_min_elements") = kParallelMinElements;
   m.attr("max_gemm_dim") = kMaxGemmDim;
 }

@@ -97,13 +97,14 @@ bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, cha
   if (sp.total == 0) return false;
   const bool stream = may_stream && sp.total * dst_size >= kStreamMinBytes;
   const int threads = get_num_threads();
-  if (threads <= 1 || sp.total < kParallelMinElements) {
-    return walk(fn, sp, src, dst, 0, sp.total, stream);
-  }
+  if (sp.total < kParallelMinElements) return walk(fn, sp, src, dst, 0, sp.total, stream);
   // A few tasks per thread let a thread that was descheduled on a noisy machine be helped out;
   // boundaries fall on multiples of 64 elements, so threads writing a contiguous output never
-  // share a cache line.
-  const size_t tasks = static_cast<size_t>(threads) * 4;
+  // share a cache line. Tasks are at most kStopChunk elements, so that a stop request (Ctrl-C)
+  // is seen within a few milliseconds, on one thread too.
+  constexpr size_t kStopChunk = size_t{1} << 23;
+  const size_t tasks = std::max(static_cast<size_t>(threads) * (threads > 1 ? 4 : 1),
+                                (sp.total + kStopChunk - 1) / kStopChunk);
   const size_t chunk = ((sp.total + tasks - 1) / tasks + 63) & ~size_t{63};
   const size_t n_chunks = (sp.total + chunk - 1) / chunk;
   std::atomic<bool> ovf{false};

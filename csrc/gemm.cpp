@@ -240,6 +240,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
     const int nc = std::min(kNC, n - jc);
     const int n_panels = (nc + nr - 1) / nr;
     for (int pc = 0; pc < k; pc += kKC) {
+      if (stop_requested()) return;
       const int kc = std::min(kKC, k - pc);
       const int kcp = round_up(kc, kern.ku);
       // A packed element is 4 bytes and holds ku k steps (one float, or a bf16 pair).
@@ -326,19 +327,19 @@ void gemm_batch(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, 
       const size_t i0 = t * batch / tasks, i1 = (t + 1) * batch / tasks;
       if (small) {
         float* w = static_cast<float*>(scratch(tl_b_buf, kern.small_work_floats(k, n) * 4));
-        for (size_t i = i0; i < i1; ++i) {
+        for (size_t i = i0; i < i1 && !stop_requested(); ++i) {
           kern.small(a + a_off[i], a_rs, m, b + b_off[i], b_rs, b_cs, k, n, fmt, c + i * mn, n, w);
         }
         return;
       }
-      for (size_t i = i0; i < i1; ++i) {
+      for (size_t i = i0; i < i1 && !stop_requested(); ++i) {
         gemm(kern, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m, n, k,
              1);
       }
     });
     return;
   }
-  for (size_t i = 0; i < batch; ++i) {
+  for (size_t i = 0; i < batch && !stop_requested(); ++i) {
     gemm(kern, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m, n, k,
          threads);
   }

@@ -2,19 +2,20 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 namespace halfkit {
-namespace {
 
-int default_threads() {
+int cpus_available() {
 #if defined(__linux__)
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
@@ -25,6 +26,8 @@ int default_threads() {
   const unsigned n = std::thread::hardware_concurrency();
   return n ? static_cast<int>(n) : 1;
 }
+
+namespace {
 
 // Workers spin for a short while after a job before blocking on the condition variable: a
 // GEMM posts jobs back to back (pack B, then compute, per k block), and waking a blocked thread
@@ -38,6 +41,9 @@ inline void cpu_relax() {
   std::this_thread::yield();
 #endif
 }
+
+// The stop flag of the call this thread is working for (its own, or the job's on a worker).
+thread_local const std::atomic<bool>* tl_stop = nullptr;
 
 // Set while this thread runs tasks of a job: a parallel_for inside a task (a product of a
 // batch of GEMMs) runs inline. The calling thread holds the pool's busy mutex then, and locking
@@ -55,6 +61,7 @@ struct InJob {
 // microseconds on a virtual machine: more than a whole small job).
 struct Job {
   const std::function<void(size_t)>* fn;
+  const std::atomic<bool>* stop;
   size_t n;
   std::atomic<size_t> next{0};
   std::atomic<size_t> done{0};
@@ -63,8 +70,22 @@ struct Job {
 
 class Pool {
  public:
-  explicit Pool(int threads) : threads_(threads) {
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { work(); });
+  // Runs with the workers it could start: where the OS refuses a thread (a PID or address-space
+  // limit), the pool is smaller, never half-built (unwinding here used to destroy the condition
+  // variable the started workers wait on, and the first job hung). Results do not depend on it.
+  explicit Pool(int threads) : requested_(threads) {
+    for (int i = 1; i < requested_; ++i) {
+      try {
+        workers_.emplace_back([this] { work(); });
+      } catch (const std::system_error& e) {
+        std::fprintf(stderr,
+                     "halfkit: the OS refused a thread (%s); running with %zu of the %d threads "
+                     "asked for\n",
+                     e.what(), workers_.size() + 1, requested_);
+        break;
+      }
+    }
+    threads_ = static_cast<int>(workers_.size()) + 1;
   }
   ~Pool() {
     {
@@ -74,6 +95,7 @@ class Pool {
     wake_.notify_all();
     for (auto& w : workers_) w.join();
   }
+  int requested() const { return requested_; }
   int threads() const { return threads_; }
 
   bool try_run(size_t n_tasks, const std::function<void(size_t)>& fn) {
@@ -81,6 +103,7 @@ class Pool {
     if (!busy.owns_lock()) return false;
     Job job;
     job.fn = &fn;
+    job.stop = tl_stop;
     job.n = n_tasks;
     {
       std::lock_guard<std::mutex> lk(m_);
@@ -110,15 +133,18 @@ class Pool {
 
   void run_tasks(Job& job) {
     const InJob in_job;
+    const std::atomic<bool>* const outer_stop = tl_stop;
+    tl_stop = job.stop;
     for (;;) {
       const size_t i = job.next.fetch_add(1, std::memory_order_relaxed);
-      if (i >= job.n) return;
-      (*job.fn)(i);
+      if (i >= job.n) break;
+      if (!stop_requested()) (*job.fn)(i);  // a skipped task still counts as done
       if (job.done.fetch_add(1, std::memory_order_acq_rel) + 1 == job.n) {
         std::lock_guard<std::mutex> lk(m_);
         done_.notify_all();
       }
     }
+    tl_stop = outer_stop;
   }
 
   void work() {
@@ -144,7 +170,8 @@ class Pool {
     }
   }
 
-  const int threads_;
+  const int requested_;
+  int threads_ = 1;
   std::vector<std::thread> workers_;
   std::mutex busy_;  // one parallel_for at a time
   std::mutex m_;
@@ -173,7 +200,10 @@ std::shared_ptr<Pool> pool() {
   (void)registered;
   std::lock_guard<std::mutex> lk(g_pool_mutex);
   const int want = get_num_threads();
-  if (!g_pool || g_pool->threads() != want) g_pool = std::make_shared<Pool>(want);
+  if (!g_pool || g_pool->requested() != want) {
+    g_pool.reset();  // the old workers are joined first, unless a running job still holds them
+    g_pool = std::make_shared<Pool>(want);
+  }
   return g_pool;
 }
 
@@ -182,7 +212,7 @@ std::shared_ptr<Pool> pool() {
 int get_num_threads() {
   int n = g_threads.load(std::memory_order_relaxed);
   if (n == 0) {
-    n = default_threads();
+    n = cpus_available();
     g_threads.store(n, std::memory_order_relaxed);
   }
   return n;
@@ -194,7 +224,12 @@ void parallel_for(size_t n_tasks, const std::function<void(size_t)>& fn) {
   if (n_tasks > 1 && !tl_in_job && get_num_threads() > 1) {
     if (pool()->try_run(n_tasks, fn)) return;
   }
-  for (size_t i = 0; i < n_tasks; ++i) fn(i);
+  for (size_t i = 0; i < n_tasks && !stop_requested(); ++i) fn(i);
 }
+
+StopScope::StopScope(const std::atomic<bool>* flag) : outer_(tl_stop) { tl_stop = flag; }
+StopScope::~StopScope() { tl_stop = outer_; }
+
+bool stop_requested() { return tl_stop && tl_stop->load(std::memory_order_relaxed); }
 
 }  // namespace halfkit

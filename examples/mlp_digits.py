@@ -7,6 +7,7 @@
   small gradients survive float16; a step whose gradients overflowed is skipped and the scale
   halved, and the scale doubles again after a run of good steps.
 
+    pip install scikit-learn   # for the digits data set (or: pip install ".[examples]")
     python examples/mlp_digits.py [--epochs 30] [--hidden 128]
 """
 

@@ -108,7 +108,7 @@ def pair_id(p):
 def _restore_threads():
     n = halfkit.get_num_threads()
     yield
-    halfkit.set_num_threads(n)
+    halfkit._core.set_num_threads(n)
 
 
 def pytest_report_header(config):

@@ -330,8 +330,17 @@ def test_set_num_threads_validation():
         halfkit.set_num_threads(0)
     with pytest.raises(TypeError):
         halfkit.set_num_threads(2.5)
-    halfkit.set_num_threads(3)
-    assert halfkit.get_num_threads() == 3 == halfkit.kernel_info()["threads"]
+    halfkit.set_num_threads(np.int64(1))  # any integer type
+    assert halfkit.get_num_threads() == 1 == halfkit.kernel_info()["threads"]
+    cpus = halfkit._core.cpus_available()
+    halfkit.set_num_threads(cpus)
+    assert halfkit.get_num_threads() == cpus
+    with pytest.raises(TypeError):
+        halfkit.set_num_threads(True)
+    for many in (cpus + 1, 1000, 2**31, 2**40):
+        with pytest.warns(RuntimeWarning, match=f"{many} threads asked for.*using {cpus}"):
+            halfkit.set_num_threads(many)
+        assert halfkit.get_num_threads() == cpus
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=pair_id)
@@ -342,7 +351,7 @@ def test_results_do_not_depend_on_thread_count(pair):
     xs = sample((n // 100, 300), src, seed=10)[:, ::3]
     results = []
     for t in (1, 2, 3, 8):
-        halfkit.set_num_threads(t)
+        halfkit._core.set_num_threads(t)  # past the CPU count too: more tasks than cores
         with np.errstate(over="ignore"):
             results.append((bits(halfkit.astype(x, dst)), bits(halfkit.astype(xs, dst))))
     for r in results[1:]:

@@ -127,14 +127,40 @@ def test_f64_to_f16_matches_numpy():
 
 
 def test_f64_to_bf16_matches_ml_dtypes_away_from_double_rounding():
-    # ml_dtypes rounds twice (float64 -> float32 -> bfloat16); halfkit rounds once. They agree
-    # wherever rounding to float32 first was exact.
+    # Every ml_dtypes version agrees wherever rounding to float32 first was exact (0.6 and
+    # earlier round twice, through float32; 0.7 once, as halfkit does).
     x = _f64_cases(BF16)
     with np.errstate(over="ignore", invalid="ignore"):
         exact_in_f32 = x.astype(F32).astype(F64) == x
     xs = x[exact_in_f32 | np.isnan(x)]
     assert xs.size > 100_000
     assert_bits(xs, reference(xs, BF16)[0], peer(xs, BF16))
+
+
+def _ml_dtypes_version():
+    import ml_dtypes
+
+    return tuple(int(p) for p in ml_dtypes.__version__.split(".")[:2])
+
+
+def test_f64_to_bf16_against_the_installed_ml_dtypes():
+    """ml_dtypes 0.7.0 rounds float64 -> bfloat16 once, as halfkit does: every input agrees,
+    ties nudged by every float64 bit included. 0.6 and earlier round twice (through float32)
+    and differ only where the rounding to float32 was inexact, at the contract's vectors too."""
+    x = np.concatenate(
+        [_f64_cases(BF16), nudged_ties(BF16, 2.0**-120), nudged_ties(BF16, 4.0)[::7]]
+    )
+    vectors = np.array([1 + 2**-8 + 2**-40, 2**-134 + 2**-160])
+    x = np.concatenate([x, -x, vectors])
+    ours, theirs = bits(reference(x, BF16)[0]), bits(peer(x, BF16))
+    if _ml_dtypes_version() >= (0, 7):
+        assert_bits(x, ours.view(BF16), theirs.view(BF16))
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        inexact_in_f32 = x.astype(F32).astype(F64) != x
+    differ = ours != theirs
+    assert differ[-2:].all(), "ml_dtypes < 0.7 rounds the contract's vectors twice"
+    assert not (differ & ~inexact_in_f32 & ~np.isnan(x)).any()
 
 
 @pytest.mark.parametrize("dst", [F16, BF16], ids=lambda d: d.name)

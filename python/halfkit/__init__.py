@@ -1,10 +1,14 @@
 """halfkit: bit-exact, fast float16/bfloat16 conversions and mixed-precision matmul for NumPy
 (and CuPy)."""
 
-from ._convert import astype, to_bfloat16, to_float16, to_float32, to_float64
-from ._dtypes import bfloat16
-from ._info import _apply_environment, get_num_threads, kernel_info, set_num_threads
-from ._matmul import matmul
+from ._subinterpreter import refuse_subinterpreters
+
+refuse_subinterpreters()  # before the compiled module and numpy are loaded
+
+from ._convert import astype, to_bfloat16, to_float16, to_float32, to_float64  # noqa: E402
+from ._dtypes import bfloat16  # noqa: E402
+from ._info import _apply_environment, get_num_threads, kernel_info, set_num_threads  # noqa: E402
+from ._matmul import matmul  # noqa: E402
 
 __version__ = "0.1.0"
 

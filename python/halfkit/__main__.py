@@ -26,7 +26,7 @@ def _info() -> int:
     )
     c = i["cuda"]
     if not c["compiled"]:
-        print("CUDA: not built (no nvcc at build time); CuPy arrays are not accepted")
+        print(f"CUDA: {c['build']}; CuPy arrays are not accepted")
         return 0
     rt = c["runtime_version"]
     print(

@@ -7,7 +7,7 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-from . import _cpu, _gpu
+from . import _cpu, _dask, _gpu
 from ._arrays import is_cupy
 from ._dtypes import ACCEPTED, FORMAT, native, resolve
 from ._dtypes import bfloat16 as _bf16
@@ -29,15 +29,17 @@ def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any: ...
 def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
     """Convert ``x`` to ``dtype`` like ``x.astype(dtype)``, rounding to nearest even.
 
-    ``x`` is a numpy array (or anything ``np.asarray`` accepts, or a numpy scalar) or a CuPy
-    array of float16, bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is one of those, in
+    ``x`` is a numpy array (or anything ``np.asarray`` accepts, or a numpy scalar), a CuPy
+    array or a dask array of float16, bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is one of those, in
     any spelling numpy accepts. The result keeps ``x``'s shape and memory order ('K'); a numpy
     scalar gives a numpy scalar. With ``out=`` the result is written there (same shape,
     exactly ``dtype``, writeable, any strides, may overlap ``x``) and ``out`` is returned.
 
     A float16 result that overflows from a finite value is reported like numpy's own casts,
     under ``np.errstate(over=...)``. CuPy arrays are converted on their GPU, on CuPy's current
-    stream, without synchronising and without overflow reports.
+    stream, without synchronising and without overflow reports. A dask array gives a lazy dask
+    array of the same chunks (``out`` is not accepted): each chunk is converted when computed,
+    and reports overflow there, under the errstate in force when ``astype`` was called.
 
     Raises TypeError for an unsupported dtype or kind of array, ValueError for an ``out`` of
     the wrong shape or a read-only one; nothing is written then.
@@ -46,6 +48,8 @@ def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
     y = _cpu.astype_fast(x, dst, out)
     if y is not None:
         return y
+    if _dask.is_dask(x):
+        return _dask.astype(x, dst, out)
     gpu = is_cupy(x)
     if gpu:
         xa = x

@@ -7,6 +7,8 @@ max_gemm_dim: int
 emulated_bf16: bool
 avx512bf16_assumed: bool
 avx512bf16_gemm: str
+cuda_build_note: str
+sanitized: bool
 
 def convert(
     src: np.ndarray,
@@ -28,6 +30,7 @@ def isa_compiled() -> list[str]: ...
 def cpu_features() -> list[str]: ...
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
+def cpus_available() -> int: ...
 def matmul(
     a: np.ndarray,
     b: np.ndarray,

@@ -42,6 +42,10 @@ def convert(x: np.ndarray, dst: np.dtype, out: np.ndarray | None) -> np.ndarray:
         # Same format, or float32 <-> float64: numpy's casts are already exact/correctly rounded.
         if out is None:
             return x.astype(dst)
+        if np.may_share_memory(x, out):
+            # np.copyto does not guard every overlap (float32 <-> float64 gave wrong bits, and a
+            # same-format copy reached memcpy with overlapping buffers).
+            x = x.copy()
         np.copyto(out, x, casting="unsafe")
         return out
     if out is None:
@@ -80,7 +84,7 @@ def matmul(
     full = batch + (m, n)
     direct = (
         out is not None
-        and res_dt == float32
+        and out.dtype == float32  # native byte order: '>f4' is another dtype
         and out.flags.c_contiguous
         and not np.may_share_memory(out, a)
         and not np.may_share_memory(out, b)

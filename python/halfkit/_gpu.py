@@ -146,14 +146,18 @@ def _tensor_operand(cupy: Any, x: Any, batch: tuple[int, ...], count: int) -> An
 
 
 def info() -> dict[str, Any]:
+    from . import _core
+
     d: dict[str, Any] = {"compiled": _cuda is not None}
     if _cuda is None:
+        d["build"] = _core.cuda_build_note
         return d
     d["runtime_version"] = _cuda.runtime_version()
     count, why = _cuda.device_count()
     d["device_count"] = count
     if why:
-        d["no_device_reason"] = why
+        # The runtime says "driver version is insufficient" also where there is no driver.
+        d["no_device_reason"] = why if _driver_present() else "no NVIDIA driver (libcuda) found"
     d["devices"] = [_cuda.device_info(i) for i in range(count)]
     try:
         import cupy
@@ -162,3 +166,13 @@ def info() -> dict[str, Any]:
     except ImportError:
         d["cupy"] = None
     return d
+
+
+def _driver_present() -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import operator
 import os
-from typing import Any
+import warnings
+from typing import Any, SupportsIndex
 
 from . import _core
 
@@ -21,8 +23,11 @@ def kernel_info() -> dict[str, Any]:
         # Features taken on trust from HALFKIT_ASSUME_CPU (cpuid denies them).
         "cpu_assumed": ["avx512_bf16"] if _core.avx512bf16_assumed else [],
         # How the avx512bf16 tier multiplies bfloat16 on this CPU: "vdpbf16ps", or "fma" (widened
-        # to float32, as the avx512 tier does, with its bits) where that was measured faster.
-        "avx512bf16_gemm": str(_core.avx512bf16_gemm),
+        # to float32, as the avx512 tier does, with its bits) where that was measured faster;
+        # None where this CPU cannot run that tier at all.
+        "avx512bf16_gemm": (
+            str(_core.avx512bf16_gemm) if "avx512bf16" in _core.isa_supported() else None
+        ),
         "threads": _core.get_num_threads(),
         "parallel_min_elements": int(_core.parallel_min_elements),
         "cuda": _cuda_info(),
@@ -35,16 +40,37 @@ def _cuda_info() -> dict[str, Any]:
     return info()
 
 
-def set_num_threads(n: int) -> None:
-    """Use up to ``n`` threads (the caller included) for large arrays (never the results)."""
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise TypeError(f"set_num_threads takes an int >= 1, got {n!r}")
-    if n < 1:
-        raise ValueError(f"set_num_threads takes an int >= 1, got {n}")
-    _core.set_num_threads(n)
+def set_num_threads(n: SupportsIndex) -> None:
+    """Use up to ``n`` threads (the caller included) for large arrays and products; results
+    never depend on it. ``n`` is any integer >= 1; more than the CPUs this process may run on
+    (its affinity mask) is capped at that number, with a RuntimeWarning: extra threads only
+    compete for the same cores (1000 of them made an 8M-element conversion 30x slower)."""
+    _core.set_num_threads(_thread_count(n, "set_num_threads takes"))
+
+
+def _thread_count(n: Any, what: str) -> int:
+    if isinstance(n, bool):
+        raise TypeError(f"{what} an integer >= 1, got {n!r}")
+    try:
+        count = operator.index(n)
+    except TypeError:
+        raise TypeError(f"{what} an integer >= 1, got {n!r}") from None
+    if count < 1:
+        raise ValueError(f"{what} an integer >= 1, got {count}")
+    cpus = int(_core.cpus_available())
+    if count > cpus:
+        warnings.warn(
+            f"halfkit: {count} threads asked for, but this process may run on {cpus} CPUs; "
+            f"using {cpus}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        count = cpus
+    return count
 
 
 def get_num_threads() -> int:
+    """The number of threads large arrays and products are split over (the caller included)."""
     return int(_core.get_num_threads())
 
 
@@ -78,4 +104,4 @@ def _apply_environment() -> None:
             n = 0
         if n < 1:
             raise ValueError(f"HALFKIT_NUM_THREADS={threads!r} must be an integer >= 1")
-        _core.set_num_threads(n)
+        _core.set_num_threads(_thread_count(n, "HALFKIT_NUM_THREADS must be"))

@@ -8,7 +8,7 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-from . import _cpu, _gpu
+from . import _cpu, _dask, _gpu
 from ._arrays import is_cupy
 from ._dtypes import bfloat16, float16, float32, native, resolve
 
@@ -34,8 +34,12 @@ def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: npt.DTypeLike = None) 
     broadcast as a stack of matrices, any strides are accepted. The result is float32, or
     float16/bfloat16 when ``out_dtype`` (or ``out``'s dtype) asks for it: then the float32
     result is rounded once, at the end, by the conversion contract (overflow to float16 warns
-    like numpy; CuPy results never warn). ``out`` must have the result's shape and dtype, be
-    writeable, and be the same kind of array as the inputs.
+    like numpy; CuPy results never warn). ``out`` must have the result's shape and a dtype the
+    result casts to safely, be writeable, and be the same kind of array as the inputs.
+
+    dask arrays (one or both operands) give a lazy dask array: a float32 product per pair of
+    k chunks, summed in float32 by dask's tree reduction, then rounded once to ``out_dtype``;
+    with one k chunk, each output block has the bits of halfkit.matmul on its rows and columns.
 
     Raises TypeError for operands or an ``out`` of the wrong kind or dtype, ValueError for
     shapes that do not multiply or broadcast; nothing is written then.
@@ -43,24 +47,52 @@ def matmul(a: Any, b: Any, *, out: Any = None, out_dtype: npt.DTypeLike = None) 
     if out_dtype is None:
         c = _cpu.matmul_fast(a, b, out)
         if c is not None:
-            return c
+            return c[()] if c.ndim == 0 and out is None else c
+    if _dask.is_dask(a) or _dask.is_dask(b):
+        return _dask.matmul(a, b, out, out_dtype)
     return _matmul(a, b, out, out_dtype, "")
+
+
+def _operand(name: str, x: Any, gpu: bool) -> Any:
+    """x as an array of the backend's kind, or the error np.matmul would give (ValueError for
+    a scalar), or a TypeError that says what is accepted."""
+    if gpu:
+        if not is_cupy(x):
+            raise TypeError(
+                f"halfkit.matmul: {name} must be a CuPy array of {_INPUTS} (a and b both numpy "
+                f"or both CuPy), got {type(x).__name__}"
+            )
+    elif not isinstance(x, np.ndarray):
+        if isinstance(x, (np.generic, int, float, complex)):
+            raise ValueError(
+                f"halfkit.matmul: {name} is a scalar ({type(x).__name__}); matmul needs at "
+                "least 1-D operands, as np.matmul does"
+            )
+        try:
+            arr = np.asarray(x)
+        except Exception as e:
+            raise TypeError(
+                f"halfkit.matmul: cannot make an array of {name} ({type(x).__name__}): {e}"
+            ) from None
+        if native(arr.dtype) not in (float16, bfloat16):
+            # A list of Python floats would be float64: guessing float16 or bfloat16 for it
+            # would round the caller's numbers silently.
+            raise TypeError(
+                f"halfkit.matmul: {name} must be a numpy array of {_INPUTS}, got a "
+                f"{type(x).__name__} that numpy makes {arr.dtype}; convert it first "
+                "(halfkit.astype(x, 'bfloat16'))"
+            )
+        x = arr
+    if x.ndim == 0:
+        raise ValueError(f"halfkit.matmul: {name} is 0-d; matmul needs at least 1-D operands")
+    return x
 
 
 def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
     """matmul with a CPU tier or a GPU kernel name forced ('' or 'auto': the default)."""
     gpu = is_cupy(a) or is_cupy(b)
-    kind = "CuPy array" if gpu else "numpy array"
-    for name, x in (("a", a), ("b", b)):
-        if gpu != is_cupy(x) or (not gpu and not isinstance(x, np.ndarray)):
-            raise TypeError(
-                f"halfkit.matmul: {name} must be a {kind} of {_INPUTS}"
-                + (" (a and b both numpy or both CuPy)" if gpu else "")
-                + f", got {type(x).__name__}"
-            )
-        if x.ndim == 0:
-            raise ValueError(f"halfkit.matmul: {name} is 0-d; matmul needs at least 1-D operands")
-    if a.dtype != b.dtype:
+    a, b = _operand("a", a, gpu), _operand("b", b, gpu)
+    if native(a.dtype) != native(b.dtype):  # byte order apart: a '>f2' operand is float16
         raise TypeError(
             f"halfkit.matmul: a is {a.dtype} but b is {b.dtype}; both must be "
             f"{_INPUTS}, the same one"
@@ -70,15 +102,30 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
             f"halfkit.matmul: inputs are {a.dtype}; accepted: {_INPUTS} "
             "(use np.matmul for float32/float64, or convert with halfkit.astype)"
         )
-    if out_dtype is None:
-        res_dt = out.dtype if out is not None and hasattr(out, "dtype") else float32
-    else:
+    # widen: out is of a dtype the float32 result casts to safely (float64, complex), or a
+    # byte-swapped one; the result is computed in float32 and then written there, as numpy
+    # writes its result into such an out.
+    widen = False
+    if out_dtype is not None:
         res_dt = resolve(out_dtype, "out_dtype")
-    if res_dt not in _OUTPUTS:
-        raise TypeError(
-            f"halfkit.matmul: out_dtype {res_dt} is not supported; accepted: float32, "
-            "float16, bfloat16"
-        )
+        if res_dt not in _OUTPUTS:
+            raise TypeError(
+                f"halfkit.matmul: out_dtype {res_dt} is not supported; accepted: float32, "
+                "float16, bfloat16"
+            )
+    elif out is not None and hasattr(out, "dtype"):
+        res_dt = native(out.dtype)
+        if res_dt not in _OUTPUTS or not out.dtype.isnative:
+            if not np.can_cast(float32, out.dtype, "same_kind"):
+                raise TypeError(
+                    f"halfkit.matmul: out has dtype {out.dtype}, which the float32 result "
+                    "cannot be cast to; accepted: float32, float16, bfloat16, or a dtype "
+                    "float32 casts to safely (float64, complex64, complex128)"
+                )
+            widen = res_dt not in _OUTPUTS
+            res_dt = float32 if widen else res_dt
+    else:
+        res_dt = float32
 
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
@@ -100,9 +147,10 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
         if gpu != is_cupy(out) or (not gpu and not isinstance(out, np.ndarray)):
             want = "a cupy.ndarray" if gpu else "a numpy.ndarray"
             raise TypeError(f"halfkit.matmul: out must be {want}, got {type(out).__name__}")
-        if out.dtype != res_dt:
+        if not widen and native(out.dtype) != res_dt:
             raise TypeError(
-                f"halfkit.matmul: out has dtype {out.dtype}, but the result is {res_dt}"
+                f"halfkit.matmul: out has dtype {out.dtype}, but the result is {res_dt} "
+                "(out_dtype); pass an out of that dtype, or no out_dtype"
             )
         if out.shape != shape:
             raise ValueError(
@@ -110,11 +158,17 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
             )
         if not gpu and not out.flags.writeable:
             raise ValueError("halfkit.matmul: out is read-only")
-    if gpu:
-        return _gpu.matmul(a2, b2, batch, shape, out, res_dt, tier or "auto")
-    if max(m, k, n) >= _cpu.max_gemm_dim:
+    if not gpu and max(m, k, n) >= _cpu.max_gemm_dim:
         raise ValueError(
             "halfkit.matmul: a matrix dimension of 2^31 - 2^20 or more is not supported on the "
             f"CPU (m={m}, k={k}, n={n})"
         )
-    return _cpu.matmul(a2, b2, batch, shape, out, res_dt, tier)
+    target = None if widen else out
+    if gpu:
+        c = _gpu.matmul(a2, b2, batch, shape, target, res_dt, tier or "auto")
+    else:
+        c = _cpu.matmul(a2, b2, batch, shape, target, res_dt, tier)
+    if widen:
+        out[...] = c
+        return out
+    return c[()] if out is None and c.ndim == 0 else c

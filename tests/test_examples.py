@@ -32,3 +32,12 @@ def test_softmax_precision_study():
     assert all(0.0 <= r["argmax_changed"] <= r["top_tied"] <= 1.0 for r in res)
     # Narrow logits collapse into ties far more often in bfloat16.
     assert by[(0.25, "bfloat16")]["top_tied"] > by[(0.25, "float16")]["top_tied"]
+
+
+def test_convert_checkpoint_on_a_local_cluster(tmp_path, capsys):
+    pytest.importorskip("distributed", reason="distributed is not installed")
+    res = load("convert_checkpoint").main(
+        ["--size", "96", "--worker-memory", "256", "--dir", str(tmp_path)]
+    )
+    assert res["cluster_gb_s"] > 0 and res["process_gb_s"] > 0
+    assert "matches halfkit.astype bit for bit" in capsys.readouterr().out

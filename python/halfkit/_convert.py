@@ -30,10 +30,11 @@ def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
     """Convert ``x`` to ``dtype`` like ``x.astype(dtype)``, rounding to nearest even.
 
     ``x`` is a numpy array (or anything ``np.asarray`` accepts, or a numpy scalar), a CuPy
-    array or a dask array of float16, bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is one of those, in
-    any spelling numpy accepts. The result keeps ``x``'s shape and memory order ('K'); a numpy
-    scalar gives a numpy scalar. With ``out=`` the result is written there (same shape,
-    exactly ``dtype``, writeable, any strides, may overlap ``x``) and ``out`` is returned.
+    array or a dask array of float16, bfloat16 (ml_dtypes), float32 or float64; ``dtype`` is
+    one of those, in any spelling numpy accepts. The result keeps ``x``'s shape and memory
+    order ('K'); a numpy scalar gives a numpy scalar. With ``out=`` the result is written
+    there (same shape, exactly ``dtype``, writeable, any strides, may overlap ``x``) and
+    ``out`` is returned.
 
     A float16 result that overflows from a finite value is reported like numpy's own casts,
     under ``np.errstate(over=...)``. CuPy arrays are converted on their GPU, on CuPy's current

@@ -276,6 +276,33 @@ def test_overflow_reported_like_numpy(src, mode):
         assert ours[1] == [(RuntimeWarning, "overflow encountered in cast")]
 
 
+def test_overflow_warning_names_the_callers_line_as_numpy_does():
+    """Under Python's default filter a warning shows once per call site: numpy's names the
+    caller's line, and so must halfkit's, on every path (the C++ fast path, the general path,
+    a shorthand, matmul's rounding), or a second overflow elsewhere would print nothing."""
+    import inspect
+
+    x = OVERFLOWING[F32]
+    a = np.full((2, 2), 300.0, F16)
+    calls = {
+        "fast": lambda: halfkit.astype(x, F16),
+        "general": lambda: halfkit.astype(x.astype(">f4"), F16),
+        "shorthand": lambda: halfkit.to_float16(x, out=np.empty(3, F16)),
+        "matmul": lambda: halfkit.matmul(a, a, out_dtype=F16),
+        "numpy": lambda: x.astype(F16),
+    }
+    for name, call in calls.items():
+        line = inspect.getsourcelines(call)[1]
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("default")
+            for _ in range(3):  # one call site: shown once
+                call()
+            call()  # the same line again
+        assert [(wi.filename, wi.lineno) for wi in w] == [(__file__, line)], name
+        assert w[0].category is RuntimeWarning
+        assert str(w[0].message) == "overflow encountered in cast"
+
+
 def test_overflow_call_and_log_modes():
     x = OVERFLOWING[F32]
     calls = []

@@ -25,6 +25,9 @@ def run_child(code, env=None):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs RLIMIT_AS and /proc")
+@pytest.mark.skipif(
+    halfkit._core.sanitized, reason="AddressSanitizer's shadow memory needs RLIMIT_AS"
+)
 @pytest.mark.parametrize("threads", [2, 64])
 def test_pool_runs_with_the_threads_the_os_allows(threads):
     """Thread creation fails part-way (an address-space limit leaves room for a few 8 MiB

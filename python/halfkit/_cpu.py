@@ -6,6 +6,9 @@ for the kernels and reports overflow as numpy would.
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import numpy as np
 
 from . import _core
@@ -13,12 +16,22 @@ from ._arrays import batch_offsets
 from ._dtypes import FORMAT, KERNEL_PAIRS, bfloat16, float16, float32, float64, native
 
 # A value whose float16 cast overflows: casting it lets numpy report the overflow under the
-# caller's np.errstate exactly as its own casts do (warn, raise, call, print, log or ignore).
+# caller's np.errstate exactly as its own casts do (raise, call, print, log or ignore).
 _OVERFLOW_PROBE = np.array(1e5, dtype=np.float32)
+_PACKAGE = __name__.rpartition(".")[0]
 
 
 def report_overflow() -> None:
-    _OVERFLOW_PROBE.astype(np.float16)
+    """numpy's report of a cast that overflowed, attributed to the caller's line as numpy's is.
+    A warning raised by the probe cast would name this module's line, so Python's default
+    filter would show it once per process instead of once per call site."""
+    if np.geterr()["over"] != "warn":
+        _OVERFLOW_PROBE.astype(np.float16)
+        return
+    level, f = 2, sys._getframe(1)
+    while f is not None and f.f_globals.get("__name__", "").partition(".")[0] == _PACKAGE:
+        level, f = level + 1, f.f_back
+    warnings.warn("overflow encountered in cast", RuntimeWarning, stacklevel=level)
 
 
 _core.set_fast_path([float16, bfloat16, float32, float64], report_overflow)

@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument(
         "--plot", metavar="PATH", help="write a PNG of throughput against size (needs matplotlib)"
     )
-    b.add_argument("--threads", type=int, help="threads for halfkit and torch (default: halfkit's)")
+    b.add_argument(
+        "--threads",
+        type=int,
+        help="threads for halfkit, torch and numpy's BLAS (default: each library's own)",
+    )
     v = sub.add_parser("verify", help="prove the numeric contract on this machine (every input)")
     v.add_argument(
         "--quick",

@@ -221,11 +221,16 @@ def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int 
             import matplotlib  # noqa: F401
         except ImportError:
             raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
+    limits = None
     if threads:
         halfkit.set_num_threads(threads)
         torch = _optional("torch")
         if torch is not None:
             torch.set_num_threads(threads)
+        # numpy's BLAS too, so that its matmul runs on as many threads as the others.
+        threadpoolctl = _optional("threadpoolctl")
+        if threadpoolctl is not None:
+            limits = threadpoolctl.threadpool_limits(threads)
     todo = cases(quick) + gpu_cases(quick)
     budget = 0.05 if quick else 0.2
     bar = Progress(len(todo), "bench")
@@ -252,6 +257,8 @@ def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int 
             )
         )
         bar.step(f"{case['op']} {case['size']}")
+    if limits is not None:
+        limits.unregister()
     info = halfkit.kernel_info()
     print(
         f"halfkit {halfkit.__version__} on {platform.processor() or platform.machine()}: "

@@ -24,3 +24,25 @@ def batch_offsets(x: Any, batch: tuple[int, ...], count: int) -> np.ndarray:
         if x.shape[d] != 1:  # a broadcast axis repeats its one matrix
             off += i * x.strides[d]
     return off
+
+
+def matmul_shapes(a: Any, b: Any) -> tuple[Any, Any, tuple[int, ...], tuple[int, ...]]:
+    """np.matmul's shape rules for arrays of any kind: a and b with 1-D operands promoted to
+    matrices, the broadcast batch shape, and the result's shape (the promoted axes removed)."""
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    m, k = a2.shape[-2:]
+    k2, n = b2.shape[-2:]
+    if k != k2:
+        raise ValueError(
+            f"halfkit.matmul: a has {k} columns but b has {k2} rows "
+            f"(shapes {a.shape} and {b.shape})"
+        )
+    try:
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"halfkit.matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+        ) from None
+    shape = batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+    return a2, b2, batch, shape

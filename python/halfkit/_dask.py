@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._dtypes import ACCEPTED, FORMAT, bfloat16, float16, float32, native, resolve
+from ._arrays import matmul_shapes
+from ._dtypes import ACCEPTED, FORMAT, bfloat16, float16, float32, matmul_out_dtype, native, resolve
 
 _INPUTS = "float16 or bfloat16 (ml_dtypes.bfloat16)"
 
@@ -91,25 +92,8 @@ def matmul(a: Any, b: Any, out: Any, out_dtype: Any) -> Any:
             f"halfkit.matmul: a is {a.dtype} and b is {b.dtype}; both must be {_INPUTS}, "
             "the same one"
         )
-    res_dt = float32 if out_dtype is None else resolve(out_dtype, "out_dtype")
-    if res_dt not in (float32, float16, bfloat16):
-        raise TypeError(
-            f"halfkit.matmul: out_dtype {res_dt} is not supported; accepted: float32, "
-            "float16, bfloat16"
-        )
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    if a2.shape[-1] != b2.shape[-2]:
-        raise ValueError(
-            f"halfkit.matmul: a has {a2.shape[-1]} columns but b has {b2.shape[-2]} rows "
-            f"(shapes {a.shape} and {b.shape})"
-        )
-    try:
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"halfkit.matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
-        ) from None
+    res_dt = float32 if out_dtype is None else matmul_out_dtype(out_dtype)
+    a2, b2, batch, _ = matmul_shapes(a, b)
     nb = len(batch)
     letters = string.ascii_lowercase[: nb + 3]
     bi, i, k, j = letters[:nb], letters[nb], letters[nb + 1], letters[nb + 2]

@@ -49,3 +49,16 @@ def resolve(dtype: Any, what: str = "dtype") -> np.dtype:
 
 def native(dt: np.dtype) -> np.dtype:
     return dt if dt.isnative else dt.newbyteorder("=")
+
+
+MATMUL_OUTPUTS = (float32, float16, bfloat16)
+
+
+def matmul_out_dtype(out_dtype: Any) -> np.dtype:
+    """matmul's out_dtype, resolved; float32, float16 or bfloat16."""
+    dt = resolve(out_dtype, "out_dtype")
+    if dt not in MATMUL_OUTPUTS:
+        raise TypeError(
+            f"halfkit.matmul: out_dtype {dt} is not supported; accepted: float32, float16, bfloat16"
+        )
+    return dt

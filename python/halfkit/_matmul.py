@@ -9,11 +9,10 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _cpu, _dask, _gpu
-from ._arrays import is_cupy
-from ._dtypes import bfloat16, float16, float32, native, resolve
+from ._arrays import is_cupy, matmul_shapes
+from ._dtypes import MATMUL_OUTPUTS, bfloat16, float16, float32, matmul_out_dtype, native
 
 _INPUTS = "float16 or bfloat16 (ml_dtypes.bfloat16)"
-_OUTPUTS = {float32, float16, bfloat16}
 
 _Out = TypeVar("_Out", bound=np.ndarray)
 
@@ -107,42 +106,23 @@ def _matmul(a: Any, b: Any, out: Any, out_dtype: Any, tier: str) -> Any:
     # writes its result into such an out.
     widen = False
     if out_dtype is not None:
-        res_dt = resolve(out_dtype, "out_dtype")
-        if res_dt not in _OUTPUTS:
-            raise TypeError(
-                f"halfkit.matmul: out_dtype {res_dt} is not supported; accepted: float32, "
-                "float16, bfloat16"
-            )
+        res_dt = matmul_out_dtype(out_dtype)
     elif out is not None and hasattr(out, "dtype"):
         res_dt = native(out.dtype)
-        if res_dt not in _OUTPUTS or not out.dtype.isnative:
+        if res_dt not in MATMUL_OUTPUTS or not out.dtype.isnative:
             if not np.can_cast(float32, out.dtype, "same_kind"):
                 raise TypeError(
                     f"halfkit.matmul: out has dtype {out.dtype}, which the float32 result "
                     "cannot be cast to; accepted: float32, float16, bfloat16, or a dtype "
                     "float32 casts to safely (float64, complex64, complex128)"
                 )
-            widen = res_dt not in _OUTPUTS
+            widen = res_dt not in MATMUL_OUTPUTS
             res_dt = float32 if widen else res_dt
     else:
         res_dt = float32
 
-    a2 = a[None, :] if a.ndim == 1 else a
-    b2 = b[:, None] if b.ndim == 1 else b
-    m, k = a2.shape[-2:]
-    k2, n = b2.shape[-2:]
-    if k != k2:
-        raise ValueError(
-            f"halfkit.matmul: a has {k} columns but b has {k2} rows "
-            f"(shapes {a.shape} and {b.shape})"
-        )
-    try:
-        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
-    except ValueError:
-        raise ValueError(
-            f"halfkit.matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
-        ) from None
-    shape = batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+    a2, b2, batch, shape = matmul_shapes(a, b)
+    (m, k), n = a2.shape[-2:], b2.shape[-1]
     if out is not None:
         if gpu != is_cupy(out) or (not gpu and not isinstance(out, np.ndarray)):
             want = "a cupy.ndarray" if gpu else "a numpy.ndarray"

@@ -85,7 +85,6 @@ class Pool {
         break;
       }
     }
-    threads_ = static_cast<int>(workers_.size()) + 1;
   }
   ~Pool() {
     {
@@ -96,7 +95,6 @@ class Pool {
     for (auto& w : workers_) w.join();
   }
   int requested() const { return requested_; }
-  int threads() const { return threads_; }
 
   bool try_run(size_t n_tasks, const std::function<void(size_t)>& fn) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
@@ -171,7 +169,6 @@ class Pool {
   }
 
   const int requested_;
-  int threads_ = 1;
   std::vector<std::thread> workers_;
   std::mutex busy_;  // one parallel_for at a time
   std::mutex m_;

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import matmul_shapes
-from ._dtypes import ACCEPTED, FORMAT, bfloat16, float16, float32, matmul_out_dtype, native, resolve
+from ._dtypes import ACCEPTED, FORMAT, bfloat16, float16, float32, matmul_out_dtype, native
 
 _INPUTS = "float16 or bfloat16 (ml_dtypes.bfloat16)"
 
@@ -43,14 +43,14 @@ def _convert_block(block: Any, dst: np.dtype, errstate: dict[str, str]) -> Any:
         return astype(block, dst)
 
 
-def astype(x: Any, dtype: Any, out: Any) -> Any:
-    """A dask array of x's shape and chunks whose blocks are halfkit.astype of x's blocks."""
+def astype(x: Any, dst: np.dtype, out: Any) -> Any:
+    """A dask array of x's shape and chunks whose blocks are halfkit.astype of x's blocks
+    (dst already resolved by the front)."""
     if out is not None:
         raise TypeError(
             "halfkit.astype: out= is not supported for dask arrays (they are immutable); "
             "store the result with dask.array.store or .to_zarr"
         )
-    dst = resolve(dtype)
     if native(x.dtype) not in FORMAT:
         raise TypeError(
             f"halfkit.astype: source dtype {x.dtype} is not supported; accepted: {ACCEPTED}"

@@ -7,12 +7,14 @@
 #include <stdio.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "convert.h"
 #include "cpu_features.h"
 #include "dispatch.h"
+#include "numpy_patch.h"
 #include "sigint.h"
 #include "threads.h"
 
@@ -74,12 +76,53 @@ void raise_if_interrupted(SigintStop& stop) {
   throw py::error_already_set();
 }
 
+// Whether np.errstate asks for underflow reports (numpy ignores them by default, and finding them
+// costs a conversion 3-30%). numpy >= 2 keeps the state in a context variable, given a new
+// value on every errstate entry or seterr call, so the answer is cached per value (held, so
+// that its address is not reused); with numpy 1.x, np.geterr is asked every time (about 1 us).
+struct ErrState {
+  PyObject* var = nullptr;
+  PyObject* geterr = nullptr;
+  PyObject* seen = nullptr;
+  bool under = false;
+} g_err;
+
+void init_errstate() {
+  py::module_ np = py::module_::import("numpy");
+  g_err.geterr = py::object(np.attr("geterr")).release().ptr();
+  try {
+    g_err.var =
+        py::object(py::module_::import("numpy._core._multiarray_umath").attr("_extobj_contextvar"))
+            .release()
+            .ptr();
+  } catch (py::error_already_set&) {
+    g_err.var = nullptr;  // numpy 1.x
+  }
+}
+
+bool underflow_wanted() {
+  if (!g_err.geterr) init_errstate();
+  PyObject* value = nullptr;
+  if (g_err.var && PyContextVar_Get(g_err.var, nullptr, &value) < 0) throw py::error_already_set();
+  if (value && value == g_err.seen) {
+    Py_DECREF(value);
+    return g_err.under;
+  }
+  const py::object modes = py::handle(g_err.geterr)();
+  const bool under = !py::object(modes["under"]).equal(py::str("ignore"));
+  if (value) {
+    Py_XSETREF(g_err.seen, value);
+    g_err.under = under;
+  }
+  return under;
+}
+
 // Runs a conversion between arrays already checked, with the GIL released. fresh_dst: dst was
 // just allocated, so its pages are first touched here; the kernel zeroes each page into the
 // cache on that first touch, and writing around the cache would then cost more than it saves
 // (64M elements, float16 -> float64, 2 threads: 48 ms with ordinary stores, 62 ms streaming).
-bool run_convert(ConvertFn fn, const py::array& src, py::array& dst, int sf, int df,
-                 bool fresh_dst) {
+unsigned run_convert(ConvertFn fn, const py::array& src, py::array& dst, int sf, int df,
+                     bool fresh_dst, bool underflow) {
   const char* s = static_cast<const char*>(src.data());
   char* d = static_cast<char*>(dst.mutable_data());
   const ptrdiff_t* shape = src.shape();
@@ -87,22 +130,23 @@ bool run_convert(ConvertFn fn, const py::array& src, py::array& dst, int sf, int
   const ptrdiff_t* ds = dst.strides();
   const int nd = static_cast<int>(src.ndim());
   SigintStop stop(interruptible(static_cast<double>(src.size()) * kConvertWork));
-  bool overflow;
+  unsigned flags;
   {
     py::gil_scoped_release nogil;
-    overflow =
-        convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst);
+    flags = convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst,
+                       underflow);
   }
   raise_if_interrupted(stop);
-  return overflow;
+  return flags;
 }
 
 // src and dst are arrays of the same shape whose item sizes match the formats; the Python
-// layer has checked the dtypes, and these checks guard the memory accesses. Returns 1 when a
-// float16 destination overflowed, 0 otherwise, and kOverlap (having written nothing) when
-// check_overlap is set and the two arrays' memory may overlap.
+// layer has checked the dtypes, and these checks guard the memory accesses. Returns the
+// ConvertFlags raised (1 overflow, 2 underflow, 4 invalid), and kOverlap (having written
+// nothing) when check_overlap is set and the two arrays' memory may overlap. underflow: whether
+// to look for it; None: as np.errstate asks.
 int convert(const py::array& src, py::array& dst, int sf, int df, const std::string& tier,
-            bool check_overlap, bool fresh_dst) {
+            bool check_overlap, bool fresh_dst, std::optional<bool> underflow) {
   if (sf < 0 || sf >= num::kNumFormats || df < 0 || df >= num::kNumFormats) {
     throw py::value_error("format codes must be in [0, 4)");
   }
@@ -120,18 +164,19 @@ int convert(const py::array& src, py::array& dst, int sf, int df, const std::str
   }
   if (!dst.writeable()) throw py::value_error("halfkit.astype: out is read-only");
   if (check_overlap && overlap(src, dst)) return kOverlap;
-  return run_convert(fn, src, dst, sf, df, fresh_dst) ? 1 : 0;
+  const bool under = underflow ? *underflow : num::can_underflow(sf, df) && underflow_wanted();
+  return static_cast<int>(run_convert(fn, src, dst, sf, df, fresh_dst, under));
 }
 
 // What astype's fast path needs from the Python layer, set once at import: the dtype objects
 // of the four formats (numpy gives ordinary arrays these very objects), numpy.empty_like, and
-// the function that reports a float16 overflow under the caller's np.errstate.
+// the function that reports a conversion's flags under the caller's np.errstate.
 // References are held for the life of the process (raw, so nothing is released after the
 // interpreter has finalized).
 struct FastPath {
   PyObject* dtype[num::kNumFormats] = {};
   PyObject* empty_like = nullptr;
-  PyObject* report_overflow = nullptr;
+  PyObject* report_flags = nullptr;
 } g_fast;
 
 int format_of(PyObject* dtype) {
@@ -174,15 +219,18 @@ py::object astype_fast(py::handle x, py::handle dst, py::handle out) {
     }
     if (overlap(src, y)) return py::none();
   }
-  if (run_convert(fn, src, y, sf, df, out.is_none())) py::handle(g_fast.report_overflow)();
+  const bool under = num::can_underflow(sf, df) && underflow_wanted();
+  if (const unsigned flags = run_convert(fn, src, y, sf, df, out.is_none(), under)) {
+    py::handle(g_fast.report_flags)(flags);
+  }
   return std::move(y);
 }
 
-void set_fast_path(const std::vector<py::object>& dtypes, const py::object& report_overflow) {
+void set_fast_path(const std::vector<py::object>& dtypes, const py::object& report_flags) {
   if (dtypes.size() != num::kNumFormats) throw py::value_error("need the four format dtypes");
   for (int f = 0; f < num::kNumFormats; ++f) g_fast.dtype[f] = dtypes[f].inc_ref().ptr();
   g_fast.empty_like = py::object(py::module_::import("numpy").attr("empty_like")).release().ptr();
-  g_fast.report_overflow = report_overflow.inc_ref().ptr();
+  g_fast.report_flags = report_flags.inc_ref().ptr();
 }
 
 // A stack of GEMMs (see gemm_batch), with the GIL released.
@@ -376,15 +424,16 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "halfkit's CPU kernels (internal: use the halfkit package)";
   m.def("convert", &convert, py::arg("src"), py::arg("dst"), py::arg("src_format"),
         py::arg("dst_format"), py::arg("tier") = std::string(), py::arg("check_overlap") = false,
-        py::arg("fresh_dst") = false,
-        "Convert src into dst (same shape); returns 1 when a float16 destination overflowed, "
-        "else 0, or -1 (nothing written) when check_overlap is set and the arrays overlap. "
-        "fresh_dst: dst was just allocated and not yet written.");
+        py::arg("fresh_dst") = false, py::arg("underflow") = py::none(),
+        "Convert src into dst (same shape); returns the flags raised (1 overflow, 2 underflow, "
+        "4 invalid), or -1 (nothing written) when check_overlap is set and the arrays overlap. "
+        "fresh_dst: dst was just allocated and not yet written. underflow: look for it "
+        "(None: when np.errstate asks).");
   m.def("astype_fast", &astype_fast, py::arg("x"), py::arg("dtype"), py::arg("out"),
         "halfkit.astype's fast path: the result, or None where the Python layer must decide.");
-  m.def("set_fast_path", &set_fast_path, py::arg("dtypes"), py::arg("report_overflow"),
-        "The four format dtypes (float16, bfloat16, float32, float64) and the overflow reporter "
-        "astype_fast uses.");
+  m.def("set_fast_path", &set_fast_path, py::arg("dtypes"), py::arg("report_flags"),
+        "The four format dtypes (float16, bfloat16, float32, float64) and the function "
+        "astype_fast hands the flags a conversion raised.");
   m.def("matmul_fast", &matmul_fast, py::arg("a"), py::arg("b"), py::arg("out"),
         "halfkit.matmul's fast path for numpy operands, not both 1-D: the result, "
         "or None where the Python layer must decide.");
@@ -394,6 +443,19 @@ PYBIND11_MODULE(_core, m) {
   m.def("matmul", &matmul, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("a_offsets"),
         py::arg("b_offsets"), py::arg("format"), py::arg("tier") = std::string(),
         "Batched 16-bit GEMM with float32 accumulation into the C-contiguous float32 array c.");
+  m.def(
+      "numpy_patch",
+      [](bool on, int bf16_type) {
+        if (const char* err = numpy_patch_init()) throw std::runtime_error(err);
+        if (const char* err = numpy_patch_f16(on)) throw std::runtime_error(err);
+        const char* note = numpy_patch_bf16(bf16_type, on);
+        return std::string(note ? note : "");
+      },
+      py::arg("on"), py::arg("bfloat16_type"),
+      "Swap halfkit's GEMM into numpy.matmul for float16 and bfloat16 (on) or numpy's own "
+      "loops back (off); returns why bfloat16 was left alone, or ''.");
+  m.def("numpy_patch_bf16_calls", &numpy_patch_bf16_calls,
+        "How many bfloat16 products numpy.matmul ran through halfkit.");
   m.def("isa", [] { return std::string(isa_name(active_isa())); });
   m.def("set_isa", [](const std::string& name) { set_active_isa(tier_from_name(name)); });
   m.def("isa_supported", [] { return tiers(true); });

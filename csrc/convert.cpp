@@ -54,8 +54,8 @@ Space simplify(const ptrdiff_t* ss, const ptrdiff_t* ds, const ptrdiff_t* shape,
 }
 
 // Converts flat elements [begin, end) of the space (row-major over sp.dims).
-bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begin, size_t end,
-          bool stream) {
+unsigned walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begin, size_t end,
+              bool stream, bool underflow) {
   const Dim& in = sp.dims[sp.nd - 1];
   const size_t run = static_cast<size_t>(in.n);
   ptrdiff_t idx[kMaxDims] = {};
@@ -68,12 +68,13 @@ bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begi
     so += idx[k] * sp.dims[k].ss;
     doff += idx[k] * sp.dims[k].ds;
   }
-  bool ovf = false;
+  unsigned flags = 0;
   size_t left = end - begin;
   while (left > 0) {
     const size_t len = std::min(run - j, left);
     const ptrdiff_t jj = static_cast<ptrdiff_t>(j);
-    ovf |= fn(src + so + jj * in.ss, in.ss, dst + doff + jj * in.ds, in.ds, len, stream);
+    flags |=
+        fn(src + so + jj * in.ss, in.ss, dst + doff + jj * in.ds, in.ds, len, stream, underflow);
     left -= len;
     j = 0;
     for (int k = sp.nd - 2; k >= 0; --k) {
@@ -85,19 +86,20 @@ bool walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t begi
       idx[k] = 0;
     }
   }
-  return ovf;
+  return flags;
 }
 
 }  // namespace
 
-bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
-                const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
-                size_t dst_size, bool may_stream) {
+unsigned convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
+                    const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
+                    size_t dst_size, bool may_stream, bool underflow) {
   const Space sp = simplify(src_strides, dst_strides, shape, ndim, src_size, dst_size);
-  if (sp.total == 0) return false;
+  if (sp.total == 0) return 0;
   const bool stream = may_stream && sp.total * dst_size >= kStreamMinBytes;
   const int threads = get_num_threads();
-  if (sp.total < kParallelMinElements) return walk(fn, sp, src, dst, 0, sp.total, stream);
+  if (sp.total < kParallelMinElements)
+    return walk(fn, sp, src, dst, 0, sp.total, stream, underflow);
   // A few tasks per thread let a thread that was descheduled on a noisy machine be helped out;
   // boundaries fall on multiples of 64 elements, so threads writing a contiguous output never
   // share a cache line. Tasks are at most kStopChunk elements, so that a stop request (Ctrl-C)
@@ -107,13 +109,14 @@ bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, cha
                                 (sp.total + kStopChunk - 1) / kStopChunk);
   const size_t chunk = ((sp.total + tasks - 1) / tasks + 63) & ~size_t{63};
   const size_t n_chunks = (sp.total + chunk - 1) / chunk;
-  std::atomic<bool> ovf{false};
+  std::atomic<unsigned> flags{0};
   parallel_for(n_chunks, [&](size_t t) {
     const size_t b = t * chunk;
     const size_t e = std::min(sp.total, b + chunk);
-    if (walk(fn, sp, src, dst, b, e, stream)) ovf.store(true, std::memory_order_relaxed);
+    const unsigned f = walk(fn, sp, src, dst, b, e, stream, underflow);
+    if (f) flags.fetch_or(f, std::memory_order_relaxed);
   });
-  return ovf.load();
+  return flags.load();
 }
 
 }  // namespace halfkit

@@ -21,10 +21,10 @@ constexpr size_t kParallelMinElements = size_t{1} << 17;
 constexpr size_t kStreamMinBytes = size_t{8} << 20;
 
 // Converts every element of an ndim-dimensional array (shape, byte strides of each side).
-// Returns true when a float16 destination received an infinity from a finite value.
-// may_stream: a large destination may be written around the caches (kStreamMinBytes).
-bool convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
-                const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
-                size_t dst_size, bool may_stream);
+// Returns the ConvertFlags any element raised (underflow: see ConvertFn). may_stream: a large
+// destination may be written around the caches (kStreamMinBytes).
+unsigned convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
+                    const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
+                    size_t dst_size, bool may_stream, bool underflow);
 
 }  // namespace halfkit

@@ -6,8 +6,10 @@ namespace {
 
 template <class C>
 struct ScalarKernel {
-  static bool run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n, bool stream) {
-    return run_strided<C, &ref_contig_kernel<C>>(src, ss, dst, ds, n, stream);
+  static unsigned run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n, bool stream,
+                      bool underflow) {
+    const unsigned flags = run_strided<C, &ref_contig_kernel<C>>(src, ss, dst, ds, n, stream);
+    return underflow ? flags : flags & ~unsigned{kFlagUnderflow};
   }
 };
 

@@ -72,12 +72,16 @@ def assert_bits(x, got, want, label=""):
         pytest.fail(f"{label} {bad.size} mismatches; first: {first}".strip())
 
 
-def convert_with(tier, x, dst):
-    """Converts with a named tier, bypassing dispatch (each tier compared in one process)."""
+def convert_with(tier, x, dst, underflow=True):
+    """Converts with a named tier, bypassing dispatch (each tier compared in one process).
+    Returns the result and the flags raised (1 overflow, 2 underflow, 4 invalid); underflow is
+    looked for only when asked (None: as np.errstate says)."""
     x = np.asarray(x, order="C")
     y = np.empty(x.shape, dst)
-    ovf = bool(_core.convert(x, y, FORMATS[x.dtype], FORMATS[np.dtype(dst)], tier))
-    return y, ovf
+    flags = int(
+        _core.convert(x, y, FORMATS[x.dtype], FORMATS[np.dtype(dst)], tier, underflow=underflow)
+    )
+    return y, flags
 
 
 def reference(x, dst):

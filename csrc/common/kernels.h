@@ -11,12 +11,17 @@ enum class Isa : int { kScalar = 0, kAvx2, kAvx512, kAvx512Bf16, kCount };
 
 const char* isa_name(Isa isa);
 
+// The floating-point flags a conversion raises, as the contract's peer raises them for the same
+// inputs (numpy for float16 results, ml_dtypes for float64 -> bfloat16; docs/numerics.md).
+enum ConvertFlags : unsigned { kFlagOverflow = 1, kFlagUnderflow = 2, kFlagInvalid = 4 };
+
 // Converts n elements from src to dst. Strides are in bytes and may be negative or unaligned.
-// Returns true when a finite value became infinite in a float16 destination (numpy's overflow
-// condition); always false for other destinations. stream: the whole destination is far larger
-// than the caches, so a kernel may write it around them (non-temporal stores).
-using ConvertFn = bool (*)(const char* src, ptrdiff_t src_stride, char* dst, ptrdiff_t dst_stride,
-                           size_t n, bool stream);
+// Returns the ConvertFlags raised by any element; kFlagUnderflow only when underflow is set,
+// since finding it costs the SIMD paths 3-30% and numpy ignores it unless asked (np.errstate).
+// stream: the whole destination is far larger than the caches, so a kernel may write it around
+// them (non-temporal stores).
+using ConvertFn = unsigned (*)(const char* src, ptrdiff_t src_stride, char* dst,
+                               ptrdiff_t dst_stride, size_t n, bool stream, bool underflow);
 
 struct ConvertTable {
   // [src][dst]; null where the pair is not a 16-bit conversion (float32 <-> float64 and

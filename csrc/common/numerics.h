@@ -157,12 +157,30 @@ HK_FN uint16_t bf16_to_f16(uint16_t h) {
   return f32_to_f16(bf16_to_f32(h));
 }
 
-// ---- overflow reporting (numpy's 'overflow encountered in cast' for float16 targets) --------
+// ---- floating-point flags (what the peers report: see Conv::flags) -----------------------
 
 HK_FN bool f16_is_inf(uint16_t h) { return (h & 0x7fffu) == 0x7c00u; }
 HK_FN bool f32_is_finite(uint32_t u) { return (u & 0x7f800000u) != 0x7f800000u; }
 HK_FN bool f64_is_finite(uint64_t u) {
   return (u & 0x7ff0000000000000ull) != 0x7ff0000000000000ull;
+}
+
+HK_FN bool f32_is_snan(uint32_t u) {
+  const uint32_t a = u & 0x7fffffffu;
+  return a > 0x7f800000u && a < 0x7fc00000u;
+}
+HK_FN bool f16_is_snan(uint16_t h) {
+  const uint32_t a = h & 0x7fffu;
+  return a > 0x7c00u && a < 0x7e00u;
+}
+HK_FN bool bf16_is_snan(uint16_t h) {
+  const uint32_t a = h & 0x7fffu;
+  return a > 0x7f80u && a < 0x7fc0u;
+}
+
+// Whether the peer's cast from format S to format D can raise underflow for some input.
+constexpr bool can_underflow(int s, int d) {
+  return (d == kF16 && (s == kF32 || s == kF64)) || (s == kF64 && d == kBF16);
 }
 
 // ---- by format code ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ namespace {
 struct MxcsrGuard {
   unsigned saved;
   MxcsrGuard() : saved(_mm_getcsr()) { _mm_setcsr(0x7f80u); }
+  bool invalid() const { return _mm_getcsr() & 1u; }  // raised since construction
   ~MxcsrGuard() { _mm_setcsr(saved); }
 };
 
@@ -32,17 +33,38 @@ struct SimdTier {
   using U16 = typename V::U16;
   using M = typename V::M;
 
-  // float32 bits -> bfloat16 bits, exactly f32_to_bf16.
-  static HK_INLINE U16 to_bf16(U32 u) {
+  // float32 bits -> bfloat16 bits, exactly f32_to_bf16, into r. kSnan: lanes may be signalling
+  // NaNs (float32 sources), whose invalid flag ml_dtypes raises and only the reference reports:
+  // returns false, having computed nothing, for a block with one.
+  template <bool kSnan>
+  static HK_INLINE bool to_bf16(U32 u, U16& r) {
     const U32 a = V::and_(u, V::set1(0x7fffffffu));
     const M nan = V::gt(a, 0x7f800000u);
     if constexpr (V::kNativeBf16) {
       // VCVTNEPS2BF16 flushes subnormal inputs and keeps NaN payloads; it is exact elsewhere.
-      if (!V::any(V::mor(nan, V::in_range(a, 1u, 0x800000u)))) return V::cvtne_bf16(u);
+      if (!V::any(V::mor(nan, V::in_range(a, 1u, 0x800000u)))) {
+        r = V::cvtne_bf16(u);
+        return true;
+      }
     }
-    const U32 hi = V::template srli<16>(u);
-    const U32 qnan = V::or_(V::and_(hi, V::set1(0x8000u)), V::set1(0x7fc0u));
-    return V::narrow32(V::select(nan, qnan, V::template srli<16>(round_bf16(u))));
+    if (kSnan && V::any(nan) && V::any(V::in_range(a, 0x7f800001u, 0x7fc00000u))) return false;
+    r = V::narrow32(V::select(nan, qnan_bf16(u), V::template srli<16>(round_bf16(u))));
+    return true;
+  }
+
+  // The bfloat16 quiet NaN of u's sign, in the low half of each lane.
+  static HK_INLINE U32 qnan_bf16(U32 u) {
+    return V::or_(V::and_(V::template srli<16>(u), V::set1(0x8000u)), V::set1(0x7fc0u));
+  }
+
+  // Whether float64 lanes x may raise an underflow only the reference tells apart: to
+  // bfloat16, float32's (Conv::f64_to_f32_flags); to float16, non-zero values that round to a
+  // float32 zero here (RZ), which would hide theirs. Called only for blocks whose float32 lanes
+  // hold candidates (one compare finds them): on every block these float64 compares had cost
+  // float64 -> bfloat16 40% (AVX-512, 64K elements, 4.7 -> 2.8 Gelem/s).
+  template <int D>
+  [[gnu::noinline]] static bool f64_underflow_lanes(const typename V::F64& x) {
+    return V::any_abs64(x, 1, D == num::kBF16 ? 0x380ffffff0000000ull : 0x3810000000000000ull);
   }
 
   // Round to nearest even at bit 16 of non-NaN float32 bits: the bfloat16 is the high half.
@@ -55,7 +77,7 @@ struct SimdTier {
   // where the per-block path spends a shift, a NaN select and a narrowing on each (AVX-512,
   // float32 -> bfloat16: about 13 vector uops per 32 elements instead of 22). Returns false,
   // having written nothing, for the per-block path to take both.
-  template <class C, bool kStream>
+  template <class C, bool kUnder, bool kStream>
   static HK_INLINE bool pair_to_bf16(const typename C::Src* s, typename C::Dst* d) {
     using namespace num;
     constexpr int S = C::kSrc;
@@ -69,17 +91,29 @@ struct SimdTier {
         f[h] = V::to_f32_odd_fast(V::load64(s + h * V::N, V::N));
       }
     }
-    const M rare = S == kF64 ? V::mor(V::nan_or_subnormal(f[0]), V::nan_or_subnormal(f[1]))
-                             : V::mor(V::nan(f[0]), V::nan(f[1]));
-    if (V::any(rare)) return false;
-    V::template store32<kStream>(d, V::pack_hi16(round_bf16(f[0]), round_bf16(f[1])), V::N);
+    const U32 packed = V::pack_hi16(round_bf16(f[0]), round_bf16(f[1]));
+    // float64 sources: also FLT_MAX, where ml_dtypes' overflow hides, and with kUnder zeros
+    // (see block).
+    const bool rare = S == kF64 ? V::f64_bf16_pair_rare(f[0], f[1], packed)
+                                : V::any(V::mor(V::nan(f[0]), V::nan(f[1])));
+    if (rare) return false;
+    if constexpr (S == kF64 && kUnder) {
+      const U32 mag = V::set1(0x7fffffffu);
+      if (V::any(V::mor(V::eq(V::and_(f[0], mag), 0u), V::eq(V::and_(f[1], mag), 0u)))) {
+        return false;
+      }
+    }
+    V::template store32<kStream>(d, packed, V::N);
     return true;
   }
 
   // Converts n <= V::N elements; returns false (having written nothing) to hand the block to
-  // the reference loop.
-  template <class C, bool kStream = false>
-  static HK_INLINE bool block(const typename C::Src* s, typename C::Dst* d, size_t n, M& ovf) {
+  // the reference loop. ovf and unf gather the lanes that raise the overflow and underflow flags
+  // (unf only with kUnder); a block with lanes whose flags only the reference can tell apart
+  // is handed to it.
+  template <class C, bool kUnder, bool kStream = false>
+  static HK_INLINE bool block(const typename C::Src* s, typename C::Dst* d, size_t n, M& ovf,
+                              M& unf) {
     using namespace num;
     constexpr int S = C::kSrc;
     constexpr int D = C::kDst;
@@ -99,11 +133,29 @@ struct SimdTier {
     } else {
       const auto x = V::load64(s, n);
       f = V::to_f32_odd_fast(x);
+      const U32 a = V::and_(f, V::set1(0x7fffffffu));
       if constexpr (D == kBF16) {
-        // Where the float32 result is subnormal, float32 dropped more than 29 bits: take the
-        // sticky bit from a round trip instead. (Float16 results there are zero either way.)
-        const U32 a = V::and_(f, V::set1(0x7fffffffu));
+        // One test finds the blocks whose lanes need more than rounding a normal float32
+        // (V::f64_bf16_rare): NaNs; subnormal float32s, which dropped more than the 29 bits the
+        // sticky bit was taken from; FLT_MAX, where every float64 from just below it up lands
+        // (rounded toward zero, odd), among them those ml_dtypes reports as overflow (from
+        // 2^128 - 2^103); with kUnder, zeros, which may come from non-zero inputs
+        // (f64_underflow_lanes).
+        M rare = V::f64_bf16_rare(f);
+        if constexpr (kUnder) rare = V::mor(rare, V::eq(a, 0u));
+        if (!V::any(rare)) {
+          if constexpr (V::kNativeBf16) {
+            V::template store16<kStream>(d, V::cvtne_bf16(f), n);
+          } else {
+            V::template store16<kStream>(d, V::narrow32(V::template srli<16>(round_bf16(f))), n);
+          }
+          return true;
+        }
+        if (V::any(V::eq(a, 0x7f7fffffu))) return false;
+        if (kUnder && f64_underflow_lanes<D>(x)) return false;
         if (V::any(V::in_range(a, 1u, 0x800000u))) f = V::to_f32_odd(x);
+      } else if constexpr (kUnder) {
+        if (V::any(V::eq(a, 0u)) && f64_underflow_lanes<D>(x)) return false;
       }
     }
 
@@ -112,12 +164,17 @@ struct SimdTier {
     } else if constexpr (D == kF64) {
       V::template store_f64<kStream>(d, f, n);
     } else if constexpr (D == kBF16) {
-      V::template store16<kStream>(d, to_bf16(f), n);
+      U16 r;
+      if (!to_bf16<S == kF32>(f, r)) return false;
+      V::template store16<kStream>(d, r, n);
     } else {
       const U32 a = V::and_(f, V::set1(0x7fffffffu));
-      // One compare finds every lane at or above 65520 (overflow, inf, NaN); only blocks that
-      // have one pay for telling them apart.
-      if (V::any(V::gt(a, 0x477fefffu))) {
+      // One compare finds every lane at or above 65520 (overflow, inf, NaN), and with kUnder a
+      // second every non-zero one below 2^-14 (underflow candidates); only blocks that have
+      // one pay for telling them apart, in one branch.
+      const M big = V::gt(a, 0x477fefffu);
+      const M tiny = kUnder && S != kBF16 ? V::in_range(a, 1u, 0x38800000u) : V::mnone();
+      if (V::any(V::mor(big, tiny))) {
         if constexpr (S == kF32) {
           // VCVTPS2PH quiets signalling NaNs; everything else matches numpy.
           if (V::any(V::in_range(a, 0x7f800001u, 0x7fc00000u))) return false;
@@ -127,6 +184,11 @@ struct SimdTier {
           if (V::any(V::gt(a, 0x7f800000u))) return false;
         }
         ovf = V::mor(ovf, V::in_range(a, 0x477ff000u, 0x7f800000u));
+        // numpy's underflow: a non-zero value below 2^-14 whose float16 is inexact (f is exact,
+        // or rounded to odd, so the round trip tells).
+        if constexpr (kUnder) {
+          unf = V::mor(unf, V::mand(tiny, V::ne(V::cvt_ph_ps(V::cvt_ps_ph(f)), f)));
+        }
       }
       const U16 h = V::cvt_ps_ph(f);
       if constexpr (S == kBF16) {
@@ -147,22 +209,22 @@ struct SimdTier {
   // stores first read every destination line they fill, which costs as much memory traffic as
   // the conversion itself there (64M elements, 2 threads: float16 -> float64 22 -> 50 GB/s,
   // float16 -> float32 22 -> 46 GB/s; narrowing conversions gained nothing).
-  template <class C>
-  static bool contig(const typename C::Src* s, typename C::Dst* d, size_t n, bool stream) {
+  template <class C, bool kUnder>
+  static unsigned contig(const typename C::Src* s, typename C::Dst* d, size_t n, bool stream) {
     if constexpr (sizeof(typename C::Dst) >= sizeof(typename C::Src)) {
       if (stream) {
-        const bool ovf = contig_blocks<C, true>(s, d, n);
+        const unsigned flags = contig_blocks<C, kUnder, true>(s, d, n);
         _mm_sfence();  // non-temporal stores are weakly ordered: finish them before returning
-        return ovf;
+        return flags;
       }
     }
-    return contig_blocks<C, false>(s, d, n);
+    return contig_blocks<C, kUnder, false>(s, d, n);
   }
 
-  template <class C, bool kStream>
-  static bool contig_blocks(const typename C::Src* s, typename C::Dst* d, size_t n) {
-    M ovf = V::mnone();
-    bool ref_ovf = false;
+  template <class C, bool kUnder, bool kStream>
+  static unsigned contig_blocks(const typename C::Src* s, typename C::Dst* d, size_t n) {
+    M ovf = V::mnone(), unf = V::mnone();
+    unsigned ref_flags = 0;
     // numpy's large buffers start 16 bytes past a page boundary, so full-width accesses would
     // split cache lines. A partial first block aligns the side with the wider accesses (the
     // larger element), which measured best: +25-30% at 64K elements for float32 -> float16.
@@ -177,7 +239,8 @@ struct SimdTier {
     size_t i = 0;
     while (i < head) {
       const size_t len = head - i < V::N ? head - i : V::N;
-      if (!block<C>(s + i, d + i, len, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, len);
+      if (!block<C, kUnder>(s + i, d + i, len, ovf, unf))
+        ref_flags |= ref_contig<C>(s + i, d + i, len);
       i += len;
     }
     // Two blocks per iteration: the blocks are independent, and the wider loop body lets the
@@ -185,29 +248,42 @@ struct SimdTier {
     // percent elsewhere).
     for (; i + 2 * V::N <= n; i += 2 * V::N) {
       if constexpr (C::kDst == num::kBF16 && !V::kNativeBf16) {
-        if (pair_to_bf16<C, kStream>(s + i, d + i)) continue;
+        if (pair_to_bf16<C, kUnder, kStream>(s + i, d + i)) continue;
       }
-      if (!block<C, kStream>(s + i, d + i, V::N, ovf)) {
-        ref_ovf |= ref_contig<C>(s + i, d + i, V::N);
+      if (!block<C, kUnder, kStream>(s + i, d + i, V::N, ovf, unf)) {
+        ref_flags |= ref_contig<C>(s + i, d + i, V::N);
       }
-      if (!block<C, kStream>(s + i + V::N, d + i + V::N, V::N, ovf)) {
-        ref_ovf |= ref_contig<C>(s + i + V::N, d + i + V::N, V::N);
+      if (!block<C, kUnder, kStream>(s + i + V::N, d + i + V::N, V::N, ovf, unf)) {
+        ref_flags |= ref_contig<C>(s + i + V::N, d + i + V::N, V::N);
       }
     }
     for (; i + V::N <= n; i += V::N) {
-      if (!block<C, kStream>(s + i, d + i, V::N, ovf)) {
-        ref_ovf |= ref_contig<C>(s + i, d + i, V::N);
+      if (!block<C, kUnder, kStream>(s + i, d + i, V::N, ovf, unf)) {
+        ref_flags |= ref_contig<C>(s + i, d + i, V::N);
       }
     }
-    if (i < n && !block<C>(s + i, d + i, n - i, ovf)) ref_ovf |= ref_contig<C>(s + i, d + i, n - i);
-    return ref_ovf || V::any(ovf);
+    if (i < n && !block<C, kUnder>(s + i, d + i, n - i, ovf, unf)) {
+      ref_flags |= ref_contig<C>(s + i, d + i, n - i);
+    }
+    return ref_flags | (V::any(ovf) ? kFlagOverflow : 0u) | (V::any(unf) ? kFlagUnderflow : 0u);
   }
 
   template <class C>
   struct Kernel {
-    static bool run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n, bool stream) {
+    static unsigned run(const char* src, ptrdiff_t ss, char* dst, ptrdiff_t ds, size_t n,
+                        bool stream, bool underflow) {
       MxcsrGuard guard;
-      return run_strided<C, &SimdTier::contig<C>>(src, ss, dst, ds, n, stream);
+      unsigned flags;
+      if (C::kCanUnderflow && underflow) {
+        flags = run_strided<C, &SimdTier::contig<C, C::kCanUnderflow>>(src, ss, dst, ds, n, stream);
+      } else {
+        flags = run_strided<C, &SimdTier::contig<C, false>>(src, ss, dst, ds, n, stream) &
+                ~unsigned{kFlagUnderflow};
+      }
+      if constexpr (C::kHardwareInvalid) {
+        if (guard.invalid()) flags |= kFlagInvalid;
+      }
+      return flags;
     }
   };
 };

@@ -121,6 +121,7 @@ struct V256 {
     return _mm256_cmpgt_epi32(bias(set1(hi - lo)), bias(_mm256_sub_epi32(a, set1(lo))));
   }
   static M gt(U32 a, uint32_t b) { return _mm256_cmpgt_epi32(bias(a), bias(set1(b))); }
+  static M eq(U32 a, uint32_t b) { return _mm256_cmpeq_epi32(a, set1(b)); }
   static bool any_nan16(U16 h) {
     const __m128i a = _mm_and_si128(h, _mm_set1_epi16(0x7fff));
     const __m128i nan = _mm_cmpgt_epi16(a, _mm_set1_epi16(0x7c00));  // a < 2^15: signed is fine
@@ -130,9 +131,15 @@ struct V256 {
     const __m256 x = _mm256_castsi256_ps(f);
     return _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q));
   }
-  static M nan_or_subnormal(U32 f) {
+  // The lanes of a float64 -> bfloat16 block that plain rounding cannot take (see
+  // convert_simd.h): NaN, subnormal, or at least FLT_MAX in magnitude (infinities too).
+  static M f64_bf16_rare(U32 f) {
     const U32 a = and_(f, set1(0x7fffffffu));
-    return mor(gt(a, 0x7f800000u), in_range(a, 1u, 0x800000u));
+    return mor(gt(a, 0x7f7ffffeu), in_range(a, 1u, 0x800000u));
+  }
+  // Whether two such blocks (and packed, their rounded bfloat16s) have any.
+  static bool f64_bf16_pair_rare(U32 f0, U32 f1, U32) {
+    return any(mor(f64_bf16_rare(f0), f64_bf16_rare(f1)));
   }
   // The high 16 bits of every lane of a, then of b: 2N 16-bit values. packus works inside
   // 128-bit lanes, so the 64-bit quarters come out as a0 b0 a1 b1 and are put back in order.
@@ -140,6 +147,23 @@ struct V256 {
     return _mm256_permute4x64_epi64(_mm256_packus_epi32(srli<16>(a), srli<16>(b)), 0xd8);
   }
   static M mor(M a, M b) { return _mm256_or_si256(a, b); }
+  static M mand(M a, M b) { return _mm256_and_si256(a, b); }
+  static M ne(U32 a, U32 b) {
+    return _mm256_xor_si256(_mm256_cmpeq_epi32(a, b), _mm256_set1_epi32(-1));
+  }
+  // Whether any lane's magnitude bits (sign cleared) lie in [lo, hi): below 2^63, so the signed
+  // 64-bit compares order them.
+  static bool any_abs64(const F64& x, uint64_t lo, uint64_t hi) {
+    const __m256i mag = _mm256_set1_epi64x(0x7fffffffffffffffll);
+    const __m256i below = _mm256_set1_epi64x(static_cast<long long>(lo - 1));
+    const __m256i top = _mm256_set1_epi64x(static_cast<long long>(hi));
+    const auto in = [&](__m256d v) {
+      const __m256i a = _mm256_and_si256(_mm256_castpd_si256(v), mag);
+      return _mm256_and_si256(_mm256_cmpgt_epi64(a, below), _mm256_cmpgt_epi64(top, a));
+    };
+    const __m256i m = _mm256_or_si256(in(x.lo), in(x.hi));
+    return !_mm256_testz_si256(m, m);
+  }
   static M mnone() { return _mm256_setzero_si256(); }
   static bool any(M m) { return !_mm256_testz_si256(m, m); }
   static U32 select(M m, U32 if_set, U32 if_clear) {

@@ -114,6 +114,7 @@ struct V512 {
     return _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, set1(lo)), set1(hi - lo));
   }
   static M gt(U32 a, uint32_t b) { return _mm512_cmpgt_epu32_mask(a, set1(b)); }
+  static M eq(U32 a, uint32_t b) { return _mm512_cmpeq_epi32_mask(a, set1(b)); }
   static bool any_nan16(U16 h) {
     const __m256i a = _mm256_and_si256(h, _mm256_set1_epi16(0x7fff));
     return _mm256_cmpgt_epu16_mask(a, _mm256_set1_epi16(0x7c00)) != 0;
@@ -124,6 +125,20 @@ struct V512 {
   }
   // One VFPCLASSPS: quiet NaN (0x01), denormal (0x20), signalling NaN (0x80).
   static M nan_or_subnormal(U32 f) { return _mm512_fpclass_ps_mask(_mm512_castsi512_ps(f), 0xa1); }
+  // The lanes of a float64 -> bfloat16 block that plain rounding cannot take (see
+  // convert_simd.h): NaN, subnormal, or FLT_MAX in magnitude.
+  static M f64_bf16_rare(U32 f) {
+    return M(nan_or_subnormal(f) | eq(and_(f, set1(0x7fffffffu)), 0x7f7fffffu));
+  }
+  // Whether two such blocks (and packed, their rounded bfloat16s) have any: FLT_MAX lanes are
+  // found as bfloat16 infinities (with infinite inputs), one test for both blocks. Measured
+  // (64K elements, one thread): float64 -> bfloat16 at 0.86x the speed without the test;
+  // f64_bf16_rare on each block instead, 0.79x.
+  static bool f64_bf16_pair_rare(U32 f0, U32 f1, U32 packed) {
+    const __mmask32 inf = _mm512_cmpeq_epi16_mask(
+        _mm512_and_si512(packed, _mm512_set1_epi16(0x7fff)), _mm512_set1_epi16(0x7f80));
+    return (static_cast<__mmask32>(nan_or_subnormal(f0) | nan_or_subnormal(f1)) | inf) != 0;
+  }
   // The high 16 bits of every lane of a, then of b: 2N 16-bit values.
   static U32 pack_hi16(U32 a, U32 b) {
     const __m512i odd =
@@ -132,6 +147,19 @@ struct V512 {
     return _mm512_permutex2var_epi16(a, odd, b);
   }
   static M mor(M a, M b) { return M(a | b); }
+  static M mand(M a, M b) { return M(a & b); }
+  static M ne(U32 a, U32 b) { return _mm512_cmpneq_epu32_mask(a, b); }
+  // Whether any lane's magnitude bits (sign cleared) lie in [lo, hi).
+  static bool any_abs64(const F64& x, uint64_t lo, uint64_t hi) {
+    const __m512i mag = _mm512_set1_epi64(0x7fffffffffffffffll);
+    const __m512i l = _mm512_set1_epi64(static_cast<long long>(lo));
+    const __m512i w = _mm512_set1_epi64(static_cast<long long>(hi - lo));
+    const auto in = [&](__m512d v) {
+      const __m512i a = _mm512_and_si512(_mm512_castpd_si512(v), mag);
+      return _mm512_cmplt_epu64_mask(_mm512_sub_epi64(a, l), w);
+    };
+    return (in(x.lo) | in(x.hi)) != 0;
+  }
   static M mnone() { return 0; }
   static bool any(M m) { return m != 0; }
   static U32 select(M m, U32 if_set, U32 if_clear) {

@@ -9,6 +9,7 @@ from ._convert import astype, to_bfloat16, to_float16, to_float32, to_float64  #
 from ._dtypes import bfloat16  # noqa: E402
 from ._info import _apply_environment, get_num_threads, kernel_info, set_num_threads  # noqa: E402
 from ._matmul import matmul  # noqa: E402
+from ._numpy_patch import patch_numpy, patched_numpy, unpatch_numpy  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -18,11 +19,14 @@ __all__ = [
     "get_num_threads",
     "kernel_info",
     "matmul",
+    "patch_numpy",
+    "patched_numpy",
     "set_num_threads",
     "to_bfloat16",
     "to_float16",
     "to_float32",
     "to_float64",
+    "unpatch_numpy",
 ]
 
 _apply_environment()

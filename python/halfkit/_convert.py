@@ -36,11 +36,13 @@ def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
     there (same shape, exactly ``dtype``, writeable, any strides, may overlap ``x``) and
     ``out`` is returned.
 
-    A float16 result that overflows from a finite value is reported like numpy's own casts,
-    under ``np.errstate(over=...)``. CuPy arrays are converted on their GPU, on CuPy's current
-    stream, without synchronising and without overflow reports. A dask array gives a lazy dask
-    array of the same chunks (``out`` is not accepted): each chunk is converted when computed,
-    and reports overflow there, under the errstate in force when ``astype`` was called.
+    The floating-point flags the peer's cast raises for the same values (numpy's overflow and
+    underflow for float16 results; ml_dtypes' overflow and underflow for float64 -> bfloat16
+    and its invalid flag on signalling NaNs) are reported like numpy's own casts, under
+    ``np.errstate``. CuPy arrays are converted on their GPU, on CuPy's current stream, without
+    synchronising and without flag reports. A dask array gives a lazy dask array of the same
+    chunks (``out`` is not accepted): each chunk is converted when computed, and reports its
+    flags there, under the errstate in force when ``astype`` was called.
 
     Raises TypeError for an unsupported dtype or kind of array, ValueError for an ``out`` of
     the wrong shape or a read-only one; nothing is written then.

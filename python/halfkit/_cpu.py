@@ -15,26 +15,35 @@ from . import _core
 from ._arrays import batch_offsets
 from ._dtypes import FORMAT, KERNEL_PAIRS, bfloat16, float16, float32, float64, native
 
-# A value whose float16 cast overflows: casting it lets numpy report the overflow under the
-# caller's np.errstate exactly as its own casts do (raise, call, print, log or ignore).
-_OVERFLOW_PROBE = np.array(1e5, dtype=np.float32)
+# The kernels' flags (csrc/common/kernels.h, ConvertFlags), each with a numpy cast that raises
+# it: the probe lets numpy report the flag under the caller's np.errstate exactly as its own
+# casts do (raise, call, print, log or ignore).
+_FLAGS = (
+    (1, "over", "overflow encountered in cast", np.array(1e5, np.float32), np.float16),
+    (2, "under", "underflow encountered in cast", np.array(1e-8, np.float32), np.float16),
+    (4, "invalid", "invalid value encountered in cast", np.array(np.inf), np.int64),
+)
 _PACKAGE = __name__.rpartition(".")[0]
 
 
-def report_overflow() -> None:
-    """numpy's report of a cast that overflowed, attributed to the caller's line as numpy's is.
-    A warning raised by the probe cast would name this module's line, so Python's default
-    filter would show it once per process instead of once per call site."""
-    if np.geterr()["over"] != "warn":
-        _OVERFLOW_PROBE.astype(np.float16)
-        return
-    level, f = 2, sys._getframe(1)
-    while f is not None and f.f_globals.get("__name__", "").partition(".")[0] == _PACKAGE:
-        level, f = level + 1, f.f_back
-    warnings.warn("overflow encountered in cast", RuntimeWarning, stacklevel=level)
+def report_flags(flags: int) -> None:
+    """numpy's report of the floating-point flags a cast raised, a warning attributed to the
+    caller's line as numpy's is. A warning raised by the probe cast would name this module's
+    line, so Python's default filter would show it once per process, not once per call site."""
+    modes = np.geterr()
+    for bit, key, message, probe, to in _FLAGS:  # numpy's order of reports
+        if not flags & bit:
+            continue
+        if modes[key] != "warn":
+            probe.astype(to)
+            continue
+        level, f = 2, sys._getframe(1)
+        while f is not None and f.f_globals.get("__name__", "").partition(".")[0] == _PACKAGE:
+            level, f = level + 1, f.f_back
+        warnings.warn(message, RuntimeWarning, stacklevel=level)
 
 
-_core.set_fast_path([float16, bfloat16, float32, float64], report_overflow)
+_core.set_fast_path([float16, bfloat16, float32, float64], report_flags)
 
 # The common calls (a native array and a dtype the table knows, out= absent or exactly right),
 # checked and run in C++ with no Python in between; None where they do not apply.
@@ -69,15 +78,15 @@ def convert(x: np.ndarray, dst: np.dtype, out: np.ndarray | None) -> np.ndarray:
         target = out
         if np.may_share_memory(x, out):
             x = x.copy()
-    overflow = _core.convert(x, target, *codes, "", False, target is not out)
+    flags = _core.convert(x, target, *codes, "", False, target is not out)
     if out is None:
         y = target if dst.isnative else target.astype(dst)
     else:
         if target is not out:
             np.copyto(out, target)
         y = out
-    if overflow:
-        report_overflow()
+    if flags:
+        report_flags(flags)
     return y
 
 

@@ -32,8 +32,8 @@ def _meta(x: Any, dtype: np.dtype, ndim: int) -> Any:
 
 def _errstate() -> dict[str, str]:
     # Chunks run later, on other threads or processes, under their own errstate: the caller's,
-    # taken now, is what they report overflow under.
-    return {k: v for k, v in np.geterr().items() if k == "over"}
+    # taken now, is what they report the conversion's flags under.
+    return {k: v for k, v in np.geterr().items() if k in ("over", "under", "invalid")}
 
 
 def _convert_block(block: Any, dst: np.dtype, errstate: dict[str, str]) -> Any:

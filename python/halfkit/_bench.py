@@ -121,7 +121,35 @@ def cases(quick: bool) -> list[dict[str, Any]]:
                     peers=peers,
                 )
             )
+    # numpy's own @ before and after patch_numpy(). The bfloat16 loop is registered first (it
+    # is seen only if registered before numpy's first bfloat16 matmul); unpatched, it runs
+    # numpy's float32 copies and loop, as numpy does.
+    halfkit.patch_numpy()
+    halfkit.unpatch_numpy()
+    for dt in (bfloat16, float16):
+        n = 256
+        rng = np.random.default_rng(n)
+        a = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
+        b = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
+        out.append(
+            dict(
+                kind="matmul",
+                op=f"numpy @ {dt.name}, patch_numpy()",
+                size=n,
+                work=2.0 * n**3,
+                unit="GFLOP/s",
+                halfkit=lambda a=a, b=b: _patched_matmul(a, b),
+                peers={"numpy @ (unpatched)": lambda a=a, b=b: a @ b},
+            )
+        )
     return out
+
+
+def _patched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import halfkit
+
+    with halfkit.patched_numpy():
+        return a @ b
 
 
 def gpu_cases(quick: bool) -> list[dict[str, Any]]:

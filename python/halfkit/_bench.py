@@ -101,9 +101,7 @@ def cases(quick: bool) -> list[dict[str, Any]]:
             )
     for dt in (bfloat16, float16):
         for n in [256, 512] if quick else [256, 1024, 2048]:
-            rng = np.random.default_rng(n)
-            a = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
-            b = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
+            a, b = _square_pair(n, dt)
             af, bf = a.astype(np.float32), b.astype(np.float32)
             c = np.empty((n, n), np.float32)
             peers = {"numpy float32 @": lambda af=af, bf=bf: af @ bf}
@@ -128,9 +126,7 @@ def cases(quick: bool) -> list[dict[str, Any]]:
     halfkit.unpatch_numpy()
     for dt in (bfloat16, float16):
         n = 256
-        rng = np.random.default_rng(n)
-        a = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
-        b = rng.standard_normal((n, n), dtype=np.float32).astype(dt)
+        a, b = _square_pair(n, dt)
         out.append(
             dict(
                 kind="matmul",
@@ -143,6 +139,11 @@ def cases(quick: bool) -> list[dict[str, Any]]:
             )
         )
     return out
+
+
+def _square_pair(n: int, dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(n)
+    return tuple(rng.standard_normal((n, n), dtype=np.float32).astype(dt) for _ in range(2))  # type: ignore[return-value]
 
 
 def _patched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

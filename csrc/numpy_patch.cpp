@@ -36,7 +36,8 @@ namespace halfkit {
 namespace {
 
 PyUFuncObject* g_matmul = nullptr;
-PyUFuncGenericFunction g_numpy_f16 = nullptr;  // numpy's eee->e loop, while replaced
+PyUFuncGenericFunction g_numpy_f16 = nullptr;  // numpy's eee->e loop (kept once seen)
+bool g_f16_on = false;
 PyUFuncGenericFunction g_numpy_f32 = nullptr;  // numpy's fff->f loop
 int g_bf16_type = -1;                          // set once the bfloat16 loop is registered
 std::atomic<bool> g_bf16_on{false};
@@ -198,14 +199,17 @@ const char* numpy_patch_init() {
   return nullptr;
 }
 
+// numpy's loop pointer is never cleared: a patched product still running on another thread
+// (the GIL is released in loops) may fall back to it after an unpatch.
 const char* numpy_patch_f16(bool on) {
   int sig[3] = {NPY_HALF, NPY_HALF, NPY_HALF};
-  if (on == (g_numpy_f16 != nullptr)) return nullptr;
+  if (on == g_f16_on) return nullptr;
   PyUFuncGenericFunction prev = nullptr;
   if (PyUFunc_ReplaceLoopBySignature(g_matmul, on ? &f16_loop : g_numpy_f16, sig, &prev) < 0) {
     return "numpy.matmul's float16 loop could not be replaced";
   }
-  g_numpy_f16 = on ? prev : nullptr;
+  if (on) g_numpy_f16 = prev;
+  g_f16_on = on;
   return nullptr;
 }
 

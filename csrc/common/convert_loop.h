@@ -80,7 +80,7 @@ struct Conv {
     const int e = static_cast<int>(a >> 52);
     const int drop = 926 - e;  // float64 significand bits below 2^-149
     if (e == 0 || drop > 52) return kFlagUnderflow;
-    return (a & ((uint64_t{1} << drop) - 1)) != 0 ? kFlagUnderflow : 0;
+    return (a & ((uint64_t{1} << drop) - 1)) != 0 ? unsigned{kFlagUnderflow} : 0u;
   }
 };
 

@@ -226,6 +226,29 @@ py::object astype_fast(py::handle x, py::handle dst, py::handle out) {
   return std::move(y);
 }
 
+// numpy.dot under halfkit.patch_numpy. A builtin, not a Python function, so that the warnings
+// of the calls it hands to numpy name the caller's line, as numpy's own do, and not a frame of
+// halfkit's: two ndarrays of the float16 or of the bfloat16 dtype object go to the Python
+// layer's GEMM route, which returns None where numpy should answer; every other call is
+// numpy's own dot. Set once at import, held for the life of the process.
+struct DotPatch {
+  PyObject* numpy_dot = nullptr;
+  PyObject* by_gemm = nullptr;
+} g_dot;
+
+py::object patched_dot(py::handle a, py::handle b, py::handle out) {
+  if (!g_dot.numpy_dot) throw std::runtime_error("halfkit's numpy.dot was not set up");
+  PyTypeObject* ndarray = reinterpret_cast<PyTypeObject*>(py::detail::npy_api::get().PyArray_Type_);
+  if (Py_TYPE(a.ptr()) == ndarray && Py_TYPE(b.ptr()) == ndarray) {
+    const int f = format_of(dtype_of(a));
+    if ((f == num::kF16 || f == num::kBF16) && dtype_of(b) == dtype_of(a)) {
+      py::object r = py::handle(g_dot.by_gemm)(a, b, out);
+      if (!r.is_none()) return r;
+    }
+  }
+  return py::handle(g_dot.numpy_dot)(a, b, out);
+}
+
 void set_fast_path(const std::vector<py::object>& dtypes, const py::object& report_flags) {
   if (dtypes.size() != num::kNumFormats) throw py::value_error("need the four format dtypes");
   for (int f = 0; f < num::kNumFormats; ++f) g_fast.dtype[f] = dtypes[f].inc_ref().ptr();
@@ -454,6 +477,45 @@ PYBIND11_MODULE(_core, m) {
       py::arg("on"), py::arg("bfloat16_type"),
       "Swap halfkit's GEMM into numpy.matmul for float16 and bfloat16 (on) or numpy's own "
       "loops back (off); returns why bfloat16 was left alone, or ''.");
+  m.def(
+      "numpy_dot_finish",
+      [](const py::array& a, const py::array& b, py::array_t<float>& c, py::array& out, int fmt) {
+        if (fmt != num::kF16 && fmt != num::kBF16)
+          throw py::value_error("format must be float16 or bfloat16");
+        const py::ssize_t m = c.ndim() == 2 ? c.shape(0) : -1, n = c.ndim() == 2 ? c.shape(1) : -1;
+        if (a.ndim() != 2 || b.ndim() != 2 || a.itemsize() != 2 || b.itemsize() != 2 ||
+            out.itemsize() != 2 || a.shape(0) != m || b.shape(1) != n ||
+            a.shape(1) != b.shape(0) || out.size() != m * n ||
+            !(c.flags() & py::array::c_style) || !(out.flags() & py::array::c_style) ||
+            !c.writeable() || !out.writeable()) {
+          throw py::value_error("numpy_dot_finish: a (m, k) and b (k, n) 16-bit, c (m, n) "
+                                "float32 and out of m * n 16-bit elements, both C-contiguous");
+        }
+        const bool under = underflow_wanted();
+        py::gil_scoped_release nogil;
+        return numpy_patch_dot_finish(
+            static_cast<const char*>(a.data()), a.strides(0), a.strides(1),
+            static_cast<const char*>(b.data()), b.strides(0), b.strides(1), c.mutable_data(),
+            static_cast<char*>(out.mutable_data()), m, n, a.shape(1), fmt, under);
+      },
+      py::arg("a"), py::arg("b"), py::arg("c"), py::arg("out"), py::arg("format"),
+      "np.dot's rounding under patch_numpy: c = a @ b (float32) into out as numpy's dot "
+      "rounds it, non-finite elements summed again in numpy's order; returns the flags.");
+  m.def("dot", &patched_dot, py::arg("a"), py::arg("b"), py::arg("out") = py::none(),
+        "numpy.dot under halfkit.patch_numpy(): two float16 or two bfloat16 arrays are "
+        "multiplied by halfkit's GEMM (float32 accumulation, one rounding to their dtype, "
+        "numpy's flags); every other call is numpy's own dot.");
+  m.def(
+      "set_dot_patch",
+      [](const py::object& numpy_dot, const py::object& by_gemm) {
+        if (g_dot.numpy_dot) return;
+        g_dot.numpy_dot = numpy_dot.inc_ref().ptr();
+        g_dot.by_gemm = by_gemm.inc_ref().ptr();
+      },
+      py::arg("numpy_dot"), py::arg("by_gemm"),
+      "numpy's own dot and the Python route of two 16-bit arrays, for halfkit's numpy.dot.");
+  m.def("underflow_wanted", &underflow_wanted,
+        "Whether numpy's errstate asks for underflow reports (under != 'ignore').");
   m.def("numpy_patch_bf16_calls", &numpy_patch_bf16_calls,
         "How many bfloat16 products numpy.matmul ran through halfkit.");
   m.def("isa", [] { return std::string(isa_name(active_isa())); });

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include <atomic>
+#include <cmath>
 #include <vector>
 
 #include "common/gemm.h"
@@ -232,5 +233,47 @@ const char* numpy_patch_bf16(int type_num, bool on) {
 }
 
 long numpy_patch_bf16_calls() { return g_bf16_calls.load(std::memory_order_relaxed); }
+
+// An element the GEMM left infinite or NaN is summed again the way numpy's float16 dot
+// (HALF_dot) and ml_dtypes' bfloat16 dot sum it: a float32 product, then a float32 sum, k in
+// order. That gives their value (NaN payload included) and their overflow and invalid flags
+// exactly. A finite element raised neither, with one exception: float16 products and their
+// sums never overflow float32, but bfloat16 sums can, and a sum that passes FLT_MAX in their
+// order and cancels back in the GEMM's differs from theirs in value and flags alike.
+// This file is built without FMA, so the product's rounding stays apart from the sum's, as in
+// their loops; the sum is volatile so that the compiler keeps it between the flag reads.
+unsigned numpy_patch_dot_finish(const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs, const char* b,
+                                ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, char* out, ptrdiff_t m,
+                                ptrdiff_t n, ptrdiff_t k, int fmt, bool underflow) {
+  const auto widen = [fmt](const char* p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    const uint32_t u = fmt == num::kF16 ? num::f16_to_f32(h) : num::bf16_to_f32(h);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+  };
+  unsigned flags = 0;
+  for (ptrdiff_t i = 0; i < m; ++i) {
+    for (ptrdiff_t j = 0; j < n; ++j) {
+      float& r = c[i * n + j];
+      if (std::isfinite(r)) continue;
+      feclearexcept(FE_OVERFLOW | FE_INVALID);
+      volatile float acc = 0.0f;
+      for (ptrdiff_t p = 0; p < k; ++p) {
+        const float prod = widen(a + i * a_rs + p * a_cs) * widen(b + p * b_rs + j * b_cs);
+        acc = acc + prod;
+      }
+      if (fetestexcept(FE_OVERFLOW)) flags |= kFlagOverflow;
+      if (fetestexcept(FE_INVALID)) flags |= kFlagInvalid;
+      r = acc;
+    }
+  }
+  const ptrdiff_t count = m * n;
+  const ptrdiff_t ss = sizeof(float), ds = 2;
+  const ConvertFn fn = convert_table(active_isa()).fn[num::kF32][fmt];
+  return flags | convert_nd(fn, reinterpret_cast<const char*>(c), &ss, out, &ds, &count, 1,
+                            sizeof(float), 2, false, underflow);
+}
 
 }  // namespace halfkit

@@ -164,6 +164,10 @@ def test_bfloat16_patched_before_first_use():
         u = a @ b
         assert halfkit._core.numpy_patch_bf16_calls() == n
         assert np.array_equal(u, a.astype(np.float32) @ b.astype(np.float32))
+        halfkit.patch_numpy()  # the loop was seen reached once: no second probe
+        assert halfkit._core.numpy_patch_bf16_calls() == n
+        assert np.array_equal(a @ b, halfkit.matmul(a, b))
+        halfkit.unpatch_numpy()
         print(u.tobytes().hex()[:64], u.dtype)
         """
     )

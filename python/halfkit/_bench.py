@@ -124,20 +124,22 @@ def cases(quick: bool) -> list[dict[str, Any]]:
     # numpy's float32 copies and loop, as numpy does.
     halfkit.patch_numpy()
     halfkit.unpatch_numpy()
-    for dt in (bfloat16, float16):
-        n = 256
-        a, b = _square_pair(n, dt)
-        out.append(
-            dict(
-                kind="matmul",
-                op=f"numpy @ {dt.name}, patch_numpy()",
-                size=n,
-                work=2.0 * n**3,
-                unit="GFLOP/s",
-                halfkit=lambda a=a, b=b: _patched_matmul(a, b),
-                peers={"numpy @ (unpatched)": lambda a=a, b=b: a @ b},
+    products = {"@": lambda a, b: a @ b, "np.dot": lambda a, b: np.dot(a, b)}
+    for name, product in products.items():
+        for dt in (bfloat16, float16):
+            n = 256
+            a, b = _square_pair(n, dt)
+            out.append(
+                dict(
+                    kind="matmul",
+                    op=f"numpy {name} {dt.name}, patch_numpy()",
+                    size=n,
+                    work=2.0 * n**3,
+                    unit="GFLOP/s",
+                    halfkit=lambda a=a, b=b, p=product: _patched(p, a, b),
+                    peers={f"numpy {name} (unpatched)": lambda a=a, b=b, p=product: p(a, b)},
+                )
             )
-        )
     return out
 
 
@@ -146,11 +148,11 @@ def _square_pair(n: int, dt: np.dtype) -> tuple[np.ndarray, np.ndarray]:
     return tuple(rng.standard_normal((n, n), dtype=np.float32).astype(dt) for _ in range(2))  # type: ignore[return-value]
 
 
-def _patched_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _patched(product: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import halfkit
 
     with halfkit.patched_numpy():
-        return a @ b
+        return product(a, b)
 
 
 def gpu_cases(quick: bool) -> list[dict[str, Any]]:

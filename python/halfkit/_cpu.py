@@ -15,32 +15,45 @@ from . import _core
 from ._arrays import batch_offsets
 from ._dtypes import FORMAT, KERNEL_PAIRS, bfloat16, float16, float32, float64, native
 
-# The kernels' flags (csrc/common/kernels.h, ConvertFlags), each with a numpy cast that raises
-# it: the probe lets numpy report the flag under the caller's np.errstate exactly as its own
-# casts do (raise, call, print, log or ignore).
-_FLAGS = (
-    (1, "over", "overflow encountered in cast", np.array(1e5, np.float32), np.float16),
-    (2, "under", "underflow encountered in cast", np.array(1e-8, np.float32), np.float16),
-    (4, "invalid", "invalid value encountered in cast", np.array(np.inf), np.int64),
-)
+# numpy's own np.dot, as it was when halfkit was imported (patch_numpy replaces numpy.dot).
+numpy_dot = np.dot
+
+# The kernels' flags (csrc/common/kernels.h, ConvertFlags), and for each operation a numpy call
+# that raises each flag: the probe lets numpy report the flag under the caller's np.errstate
+# exactly as its own operations do (raise, call, print, log or ignore).
+_F16 = np.dtype(float16)
+_PROBES = {
+    "cast": {
+        "over": lambda: np.array(1e5, np.float32).astype(np.float16),
+        "under": lambda: np.array(1e-8, np.float32).astype(np.float16),
+        "invalid": lambda: np.array(np.inf).astype(np.int64),
+    },
+    "dot": {
+        "over": lambda: numpy_dot(np.array([65504.0], _F16), np.array([2.0], _F16)),
+        "under": lambda: numpy_dot(np.array([2.0**-14], _F16), np.array([2.0**-12], _F16)),
+        "invalid": lambda: numpy_dot(np.array([np.inf], _F16), np.array([0.0], _F16)),
+    },
+}
+_FLAGS = ((1, "over", "overflow"), (2, "under", "underflow"), (4, "invalid", "invalid value"))
 _PACKAGE = __name__.rpartition(".")[0]
 
 
-def report_flags(flags: int) -> None:
-    """numpy's report of the floating-point flags a cast raised, a warning attributed to the
-    caller's line as numpy's is. A warning raised by the probe cast would name this module's
+def report_flags(flags: int, op: str = "cast") -> None:
+    """numpy's report of the floating-point flags an operation raised, a warning attributed to
+    the caller's line as numpy's is. A warning raised by the probe would name this module's
     line, so Python's default filter would show it once per process, not once per call site."""
     modes = np.geterr()
-    for bit, key, message, probe, to in _FLAGS:  # numpy's order of reports
+    probes = _PROBES[op]
+    for bit, key, what in _FLAGS:  # numpy's order of reports
         if not flags & bit:
             continue
         if modes[key] != "warn":
-            probe.astype(to)
+            probes[key]()
             continue
         level, f = 2, sys._getframe(1)
         while f is not None and f.f_globals.get("__name__", "").partition(".")[0] == _PACKAGE:
             level, f = level + 1, f.f_back
-        warnings.warn(message, RuntimeWarning, stacklevel=level)
+        warnings.warn(f"{what} encountered in {op}", RuntimeWarning, stacklevel=level)
 
 
 _core.set_fast_path([float16, bfloat16, float32, float64], report_flags)

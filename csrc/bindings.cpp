@@ -484,12 +484,12 @@ PYBIND11_MODULE(_core, m) {
           throw py::value_error("format must be float16 or bfloat16");
         const py::ssize_t m = c.ndim() == 2 ? c.shape(0) : -1, n = c.ndim() == 2 ? c.shape(1) : -1;
         if (a.ndim() != 2 || b.ndim() != 2 || a.itemsize() != 2 || b.itemsize() != 2 ||
-            out.itemsize() != 2 || a.shape(0) != m || b.shape(1) != n ||
-            a.shape(1) != b.shape(0) || out.size() != m * n ||
-            !(c.flags() & py::array::c_style) || !(out.flags() & py::array::c_style) ||
-            !c.writeable() || !out.writeable()) {
-          throw py::value_error("numpy_dot_finish: a (m, k) and b (k, n) 16-bit, c (m, n) "
-                                "float32 and out of m * n 16-bit elements, both C-contiguous");
+            out.itemsize() != 2 || a.shape(0) != m || b.shape(1) != n || a.shape(1) != b.shape(0) ||
+            out.size() != m * n || !(c.flags() & py::array::c_style) ||
+            !(out.flags() & py::array::c_style) || !c.writeable() || !out.writeable()) {
+          throw py::value_error(
+              "numpy_dot_finish: a (m, k) and b (k, n) 16-bit, c (m, n) "
+              "float32 and out of m * n 16-bit elements, both C-contiguous");
         }
         const bool under = underflow_wanted();
         py::gil_scoped_release nogil;
@@ -514,6 +514,49 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("numpy_dot"), py::arg("by_gemm"),
       "numpy's own dot and the Python route of two 16-bit arrays, for halfkit's numpy.dot.");
+  m.def(
+      "round",
+      [](const py::array& x, py::array& y, int mode, int mantissa_bits, int emin_sub, int tiny_exp,
+         uint64_t tiny_bits, uint64_t max_bits, uint64_t over_bits, uint64_t inf_bits,
+         bool negative_zero, uint64_t seed, const std::string& tier) {
+        const py::ssize_t size = x.itemsize();
+        if ((size != 4 && size != 8) || y.itemsize() != size || x.size() != y.size() ||
+            !(x.flags() & py::array::c_style) || !(y.flags() & py::array::c_style) ||
+            !y.writeable() || mode < kRoundNearestEven || mode > kRoundStochastic) {
+          throw py::value_error("round: x and y C-contiguous arrays of one float type and size");
+        }
+        const RoundSpec spec{mode,
+                             mantissa_bits,
+                             emin_sub,
+                             tiny_exp,
+                             tiny_bits,
+                             max_bits,
+                             over_bits,
+                             inf_bits,
+                             negative_zero,
+                             static_cast<uint32_t>(seed),
+                             static_cast<uint32_t>(seed >> 32)};
+        const RoundFn fn =
+            convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).round[size == 8];
+        const char* src = static_cast<const char*>(x.data());
+        char* dst = static_cast<char*>(y.mutable_data());
+        const size_t n = static_cast<size_t>(x.size());
+        // Blocks of a fixed size, each knowing its first index: the stochastic bits depend on
+        // the element's index only, never on how the blocks are spread over threads.
+        constexpr size_t kBlock = size_t{1} << 16;
+        py::gil_scoped_release nogil;
+        parallel_for((n + kBlock - 1) / kBlock, [&](size_t b) {
+          const size_t first = b * kBlock;
+          const size_t len = n - first < kBlock ? n - first : kBlock;
+          fn(src + first * size, dst + first * size, len, first, spec);
+        });
+      },
+      py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("mantissa_bits"), py::arg("emin_sub"),
+      py::arg("tiny_exp"), py::arg("tiny_bits"), py::arg("max_bits"), py::arg("over_bits"),
+      py::arg("inf_bits"), py::arg("negative_zero"), py::arg("seed"),
+      py::arg("tier") = std::string(),
+      "halfkit.round's kernel: x (C-contiguous float32 or float64) rounded into y by the "
+      "RoundSpec these fields make (common/kernels.h); the Python layer derives them.");
   m.def("underflow_wanted", &underflow_wanted,
         "Whether numpy's errstate asks for underflow reports (under != 'ignore').");
   m.def("numpy_patch_bf16_calls", &numpy_patch_bf16_calls,

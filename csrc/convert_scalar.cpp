@@ -1,5 +1,6 @@
 // The scalar tier: the reference loop of convert_loop.h, nothing else. It runs on any CPU.
 #include "common/convert_loop.h"
+#include "common/round.h"
 
 namespace halfkit {
 namespace {
@@ -15,6 +16,9 @@ struct ScalarKernel {
 
 }  // namespace
 
-void fill_convert_scalar(ConvertTable& t) { fill_table<ScalarKernel>(t); }
+void fill_convert_scalar(ConvertTable& t) {
+  fill_table<ScalarKernel>(t);
+  fill_round(t);
+}
 
 }  // namespace halfkit

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/numerics.h"
 
@@ -23,10 +24,41 @@ enum ConvertFlags : unsigned { kFlagOverflow = 1, kFlagUnderflow = 2, kFlagInval
 using ConvertFn = unsigned (*)(const char* src, ptrdiff_t src_stride, char* dst,
                                ptrdiff_t dst_stride, size_t n, bool stream, bool underflow);
 
+// halfkit.round's rounding modes (the Python names: nearest-even, nearest-away, toward-zero,
+// up, down, to-odd, stochastic).
+enum RoundMode : int {
+  kRoundNearestEven = 0,
+  kRoundNearestAway,
+  kRoundTowardZero,
+  kRoundUp,
+  kRoundDown,
+  kRoundToOdd,
+  kRoundStochastic,
+};
+
+// A target format as common/round.h uses it, magnitudes as bit patterns of the source type
+// (float32 or float64), all derived by the Python layer (halfkit/_formats.py).
+struct RoundSpec {
+  int mode;             // RoundMode
+  int mantissa_bits;    // m, at most the source's
+  int emin_sub;         // the smallest normal's exponent; far below the source's without subnormals
+  int tiny_exp;         // log2 of tiny_bits' value
+  uint64_t tiny_bits;   // T: the smallest nonzero result (a quantum, or the smallest normal)
+  uint64_t max_bits;    // the largest finite value
+  uint64_t over_bits;   // an overflow's result in the nearest modes: inf, NaN or max_bits
+  uint64_t inf_bits;    // an infinite input's result
+  bool negative_zero;   // whether a zero result keeps its sign
+  uint32_t key0, key1;  // stochastic rounding's seed
+};
+
+// Rounds n contiguous elements of the source type; index0 is the first one's index in C order.
+using RoundFn = void (*)(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s);
+
 struct ConvertTable {
   // [src][dst]; null where the pair is not a 16-bit conversion (float32 <-> float64 and
   // same-format copies are left to numpy).
   ConvertFn fn[num::kNumFormats][num::kNumFormats] = {};
+  RoundFn round[2] = {};  // float32, float64 sources
 };
 
 // Each tier fills the table with its own kernels. Defined in that tier's translation unit; the

@@ -7,6 +7,7 @@ refuse_subinterpreters()  # before the compiled module and numpy are loaded
 
 from ._convert import astype, to_bfloat16, to_float16, to_float32, to_float64  # noqa: E402
 from ._dtypes import bfloat16  # noqa: E402
+from ._formats import FORMATS, Format, round  # noqa: E402
 from ._info import _apply_environment, get_num_threads, kernel_info, set_num_threads  # noqa: E402
 from ._matmul import matmul  # noqa: E402
 from ._numpy_patch import patch_numpy, patched_numpy, unpatch_numpy  # noqa: E402
@@ -14,6 +15,8 @@ from ._numpy_patch import patch_numpy, patched_numpy, unpatch_numpy  # noqa: E40
 __version__ = "0.1.0"
 
 __all__ = [
+    "FORMATS",
+    "Format",
     "astype",
     "bfloat16",
     "get_num_threads",
@@ -21,6 +24,7 @@ __all__ = [
     "matmul",
     "patch_numpy",
     "patched_numpy",
+    "round",
     "set_num_threads",
     "to_bfloat16",
     "to_float16",

@@ -51,3 +51,18 @@ def matmul(
     format: int,
     tier: str = "",
 ) -> None: ...
+def round(
+    x: np.ndarray,
+    y: np.ndarray,
+    mode: int,
+    mantissa_bits: int,
+    emin_sub: int,
+    tiny_exp: int,
+    tiny_bits: int,
+    max_bits: int,
+    over_bits: int,
+    inf_bits: int,
+    negative_zero: bool,
+    seed: int,
+    tier: str = "",
+) -> None: ...

@@ -1,0 +1,192 @@
+// halfkit.round: float32 or float64 values rounded to any (exponent bits, mantissa bits)
+// format, kept in their own storage (docs/numerics.md, "Rounding to any format").
+//
+// The rounding works on the source's bit pattern, whose magnitude order is the value order.
+// Where the result is at least the smallest nonzero value T of the target (a quantum with
+// subnormals, the smallest normal without), the result's quantum is 2^drop units of the
+// source's pattern, with drop = (W - m) + max(0, emin - e) for a source binade e: rounding the
+// pattern to a multiple of 2^drop is rounding the value, a carry into the exponent field
+// included, because the target's exponent range lies inside the source's (the Python layer
+// refuses wider formats). Below T the result is 0 or T, chosen from |x| / T = M / 2^k with M the
+// source's significand. The same code is compiled in every tier's translation unit and
+// vectorised by the compiler: the mode is a template parameter, everything else is data, and
+// each lane computes both paths.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <type_traits>
+
+#include "common/kernels.h"
+
+namespace halfkit {
+// Internal linkage: each tier's translation unit keeps its own instances, compiled with its
+// flags, which the linker must never merge with another tier's.
+namespace {
+namespace rnd {
+
+// Stochastic rounding's random bits: a counter-based hash of the element's index in C order
+// and the seed (two rounds of a 32-bit integer hash, lowbias32 by Chris Wellons), so that a
+// given seed gives the same bits on every tier, thread count and device.
+inline uint32_t mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+
+inline uint32_t random32(uint64_t index, uint32_t key0, uint32_t key1) {
+  return mix32(mix32(static_cast<uint32_t>(index) ^ key0) ^ static_cast<uint32_t>(index >> 32) ^
+               key1);
+}
+
+template <class T>
+struct Src;
+template <>
+struct Src<float> {
+  using U = uint32_t;
+  static constexpr int kW = 23, kBias = 127;
+};
+template <>
+struct Src<double> {
+  using U = uint64_t;
+  static constexpr int kW = 52, kBias = 1023;
+};
+
+// floor(v * 2^32 / 2^d) for v < 2^d: the distance to the lower neighbour in units of 2^-32 of
+// a quantum. The left shift goes in two steps, as a shift by a type's full width is undefined.
+template <class U, class S>
+inline U scaled32(U v, S d) {
+  const S sl = d < 32 ? 32 - d : 0;
+  const S sr = d > 32 ? d - 32 : 0;
+  return ((v << (sl >> 1)) << (sl - (sl >> 1))) >> sr;
+}
+
+// The up/down choice of one mode: above_half/at_half of the dropped part, odd_below whether the
+// lower neighbour is odd, p the distance in 2^-32 units against the random bits r.
+template <int kMode, class U>
+inline bool round_up(bool inexact, bool above_half, bool at_half, bool odd_below, bool negative,
+                     U r, U p) {
+  switch (kMode) {
+    case kRoundNearestEven:
+      return above_half || (at_half && odd_below);
+    case kRoundNearestAway:
+      return above_half || at_half;
+    case kRoundTowardZero:
+      return false;
+    case kRoundUp:
+      return inexact && !negative;
+    case kRoundDown:
+      return inexact && negative;
+    case kRoundToOdd:
+      return inexact && !odd_below;
+    default:  // stochastic
+      return r < p;
+  }
+}
+
+// Integer arithmetic of the source's width throughout (S signed, U unsigned), so that a vector
+// of float32 lanes stays 32-bit wide.
+template <class T, int kMode>
+inline typename Src<T>::U round_one(typename Src<T>::U u, uint64_t index, const RoundSpec& s) {
+  using U = typename Src<T>::U;
+  using S = std::make_signed_t<U>;
+  constexpr S W = Src<T>::kW, B = Src<T>::kBias;
+  constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
+  constexpr U kInf = ((U{1} << (8 * sizeof(U) - 1 - W)) - 1) << W;
+  constexpr U kFrac = (U{1} << W) - 1;
+  const U sign = u & kSign;
+  const U a = u & ~kSign;
+  const bool negative = sign != 0;
+  const S E = static_cast<S>(a >> W);
+  const S e = (E > 0 ? E : 1) - B;
+  const U r32 = kMode == kRoundStochastic ? random32(index, s.key0, s.key1) : 0;
+
+  // At or above T: a multiple of 2^drop of the pattern.
+  S below = static_cast<S>(s.emin_sub) - e;
+  below = below > 0 ? below : 0;
+  S drop = W - static_cast<S>(s.mantissa_bits) + below;
+  drop = drop < W ? drop : W;
+  const U one = U{1} << drop;
+  const U rem = a & (one - 1);
+  const U half = one >> 1;
+  const U base = a - rem;
+  // The lower neighbour's parity: its last kept bit, or where every fraction bit is dropped
+  // (one quantum is the binade's leading bit), the implicit bit.
+  const bool odd = drop < W ? (base & one) != 0 : E > 0;
+  const bool up_big = round_up<kMode, U>(rem != 0, rem > half, rem == half && rem != 0, odd,
+                                         negative, r32, scaled32(rem, drop));
+  const U big = base + (up_big ? one : 0);
+
+  // Below T: 0 or T, from |x| / T = M / 2^k (k >= 1). Past W + 2, M / 2^k is below a half;
+  // past W + 33, its 2^-32 units are 0.
+  const U m_sig = E > 0 ? (a & kFrac) | (U{1} << W) : a;
+  S k = static_cast<S>(s.tiny_exp) - (e - W);
+  k = k < W + 33 ? k : W + 33;
+  const S kh = k < W + 2 ? k : W + 2;
+  const U half_t = U{1} << (kh - 1);
+  const bool up_tiny =
+      a != 0 && round_up<kMode, U>(true, m_sig > half_t, m_sig == half_t && k < W + 2, false,
+                                   negative, r32, scaled32(m_sig, k));
+  const U tiny = up_tiny ? static_cast<U>(s.tiny_bits) : 0;
+
+  U r = a < static_cast<U>(s.tiny_bits) ? tiny : big;
+  // Overflow: toward zero (and to odd, which never rounds up past the largest) gives the
+  // largest finite value, as does the other direction of a directed mode.
+  const bool to_max = kMode == kRoundTowardZero || kMode == kRoundToOdd ||
+                      (kMode == kRoundUp && negative) || (kMode == kRoundDown && !negative);
+  const U over = static_cast<U>(to_max ? s.max_bits : s.over_bits);
+  r = r > static_cast<U>(s.max_bits) ? over : r;
+  const U special = a > kInf ? a | (U{1} << (W - 1)) : static_cast<U>(s.inf_bits);
+  r = a >= kInf ? special : r;
+  const U out_sign = (r == 0 && !s.negative_zero) ? 0 : sign;
+  return out_sign | r;
+}
+
+template <class T, int kMode>
+void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spec) {
+  using U = typename Src<T>::U;
+  // A local copy: the stores to y could otherwise alias the spec, which the compiler would
+  // then reload for every element instead of keeping in registers.
+  const RoundSpec s = spec;
+  const U* xs = reinterpret_cast<const U*>(x);
+  U* ys = reinterpret_cast<U*>(y);
+  for (size_t i = 0; i < n; ++i) ys[i] = round_one<T, kMode>(xs[i], index0 + i, s);
+}
+
+template <class T>
+void round_any(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s) {
+  const T* xs = static_cast<const T*>(x);
+  T* ys = static_cast<T*>(y);
+  switch (s.mode) {
+    case kRoundNearestEven:
+      return round_run<T, kRoundNearestEven>(xs, ys, n, index0, s);
+    case kRoundNearestAway:
+      return round_run<T, kRoundNearestAway>(xs, ys, n, index0, s);
+    case kRoundTowardZero:
+      return round_run<T, kRoundTowardZero>(xs, ys, n, index0, s);
+    case kRoundUp:
+      return round_run<T, kRoundUp>(xs, ys, n, index0, s);
+    case kRoundDown:
+      return round_run<T, kRoundDown>(xs, ys, n, index0, s);
+    case kRoundToOdd:
+      return round_run<T, kRoundToOdd>(xs, ys, n, index0, s);
+    default:
+      return round_run<T, kRoundStochastic>(xs, ys, n, index0, s);
+  }
+}
+
+}  // namespace rnd
+
+// Every tier's translation unit calls this with its own compiler flags.
+inline void fill_round(ConvertTable& t) {
+  t.round[0] = &rnd::round_any<float>;
+  t.round[1] = &rnd::round_any<double>;
+}
+
+}  // namespace
+}  // namespace halfkit

@@ -1,0 +1,360 @@
+"""halfkit.Format and halfkit.round: float32/float64 values rounded to any floating-point format
+(exponent bits, mantissa bits, bias, and how it spends its top codes), in every rounding mode,
+kept in their own storage. The kernel is csrc/common/round.h; this module checks the arguments
+once and derives the bit patterns the kernel works with."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+
+from . import _core
+
+NanKind = Literal["ieee", "all-ones", "negative-zero"] | None
+
+_NAN_KINDS = ("ieee", "all-ones", "negative-zero", None)
+
+ROUNDINGS = {
+    "nearest-even": 0,
+    "nearest-away": 1,
+    "toward-zero": 2,
+    "up": 3,
+    "down": 4,
+    "to-odd": 5,
+    "stochastic": 6,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Format:
+    """A binary floating-point format: a sign, ``exponent_bits`` of exponent with ``bias``, and
+    ``mantissa_bits`` of fraction after an implicit leading bit (subnormals below the smallest
+    normal). ``nan`` says how the format spends its top codes:
+
+    - ``"ieee"``: the top exponent field holds the infinities and NaNs (``infinities=True``), as
+      in binary16, bfloat16 and float8_e5m2;
+    - ``"all-ones"``: only the all-ones magnitude is NaN, there are no infinities, as in
+      float8_e4m3fn;
+    - ``"negative-zero"``: the code of -0 is the one NaN, there is no -0 and no infinity, as in
+      the ``fnuz`` float8 formats;
+    - ``None``: every code is a finite number, as in float6_e2m3fn and float4_e2m1fn.
+
+    Presets: ``Format.named(name)`` for the names in ``halfkit.FORMATS``, and
+    ``Format.from_dtype(dtype)`` for ml_dtypes' floating-point dtypes.
+    """
+
+    exponent_bits: int
+    mantissa_bits: int
+    bias: int | None = None
+    infinities: bool = True
+    nan: NanKind = "ieee"
+    name: str | None = dataclasses.field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        for field in ("exponent_bits", "mantissa_bits"):
+            v = getattr(self, field)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise TypeError(f"Format: {field} must be an integer, got {type(v).__name__}")
+            object.__setattr__(self, field, int(v))
+        if not 1 <= self.exponent_bits <= 11:
+            raise ValueError(
+                f"Format: exponent_bits must be 1 to 11 (float64's), got {self.exponent_bits}"
+            )
+        if not 0 <= self.mantissa_bits <= 52:
+            raise ValueError(
+                f"Format: mantissa_bits must be 0 to 52 (float64's), got {self.mantissa_bits}"
+            )
+        if self.bias is None:
+            object.__setattr__(self, "bias", 2 ** (self.exponent_bits - 1) - 1)
+        elif isinstance(self.bias, bool) or not isinstance(self.bias, (int, np.integer)):
+            raise TypeError(f"Format: bias must be an integer, got {type(self.bias).__name__}")
+        else:
+            object.__setattr__(self, "bias", int(self.bias))
+        if self.nan not in _NAN_KINDS:
+            raise ValueError(
+                f"Format: nan must be one of 'ieee', 'all-ones', 'negative-zero' or None, "
+                f"got {self.nan!r}"
+            )
+        if not isinstance(self.infinities, (bool, np.bool_)):
+            raise TypeError("Format: infinities must be True or False")
+        if bool(self.infinities) != (self.nan == "ieee"):
+            raise ValueError(
+                "Format: infinities=True goes with nan='ieee' (the top exponent field holds "
+                "both), and nan='ieee' with infinities=True"
+            )
+        if self.nan == "all-ones" and self.exponent_bits + self.mantissa_bits < 2:
+            raise ValueError("Format: nan='all-ones' needs at least two bits of magnitude")
+
+    # ---- derived values ----------------------------------------------------------------------
+
+    @property
+    def emin(self) -> int:
+        """The exponent of the smallest normal number."""
+        assert self.bias is not None
+        return 1 - self.bias
+
+    @property
+    def emax(self) -> int:
+        """The exponent of the largest finite number."""
+        assert self.bias is not None
+        top = 2**self.exponent_bits - (2 if self.nan == "ieee" else 1)
+        if self.nan == "all-ones" and self.mantissa_bits == 0:
+            top -= 1  # the all-ones code is the whole top binade
+        return top - self.bias
+
+    @property
+    def max_exact(self) -> Fraction:
+        """The largest finite value, exactly."""
+        m = self.mantissa_bits
+        frac = Fraction(2**m - (2 if self.nan == "all-ones" and m > 0 else 1), 2**m)
+        return (1 + frac) * Fraction(2) ** self.emax
+
+    @property
+    def max(self) -> float:
+        """The largest finite value (as a Python float, which holds it exactly)."""
+        return float(self.max_exact)
+
+    @property
+    def smallest_normal(self) -> float:
+        return float(Fraction(2) ** self.emin)
+
+    @property
+    def smallest_subnormal(self) -> float:
+        return float(Fraction(2) ** (self.emin - self.mantissa_bits))
+
+    @property
+    def negative_zero(self) -> bool:
+        """Whether the format has a -0 (the ``negative-zero`` formats spend its code on NaN)."""
+        return self.nan != "negative-zero"
+
+    def __repr__(self) -> str:
+        if self.name:
+            return f"Format.named({self.name!r})"
+        return (
+            f"Format(exponent_bits={self.exponent_bits}, mantissa_bits={self.mantissa_bits}, "
+            f"bias={self.bias}, infinities={self.infinities}, nan={self.nan!r})"
+        )
+
+    @staticmethod
+    def named(name: str) -> Format:
+        """A preset: one of the names in ``halfkit.FORMATS``."""
+        try:
+            return FORMATS[name]
+        except (KeyError, TypeError):
+            raise ValueError(
+                f"unknown format name {name!r}; known: {', '.join(sorted(FORMATS))}"
+            ) from None
+
+    @staticmethod
+    def from_dtype(dtype: Any) -> Format:
+        """The format of numpy's float16 or of an ml_dtypes floating-point dtype."""
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"not a dtype: {dtype!r}") from None
+        if dt == np.float16:
+            return FORMATS["binary16"]
+        if dt == np.float32:
+            return FORMATS["binary32"]
+        if dt == np.float64:
+            return FORMATS["binary64"]
+        if dt.name in FORMATS:
+            return FORMATS[dt.name]
+        if dt.name == "float8_e8m0fnu":
+            raise ValueError(
+                "float8_e8m0fnu (unsigned, exponent only, no zero) is not a format halfkit.round "
+                "simulates"
+            )
+        raise ValueError(
+            f"dtype {dt} is not a floating-point format halfkit knows; known: float16, float32, "
+            f"float64 and ml_dtypes' {', '.join(n for n in FORMATS if n.startswith('float'))}"
+        )
+
+
+def _preset(name: str, e: int, m: int, bias: int | None = None, nan: NanKind = "ieee") -> Format:
+    return Format(e, m, bias, infinities=nan == "ieee", nan=nan, name=name)
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f  # type: ignore[misc]
+    for f in (
+        _preset("binary16", 5, 10),
+        _preset("bfloat16", 8, 7),
+        _preset("tf32", 8, 10),
+        _preset("binary32", 8, 23),
+        _preset("binary64", 11, 52),
+        _preset("float8_e5m2", 5, 2),
+        _preset("float8_e4m3", 4, 3),
+        _preset("float8_e3m4", 3, 4),
+        _preset("float8_e4m3fn", 4, 3, nan="all-ones"),
+        _preset("float8_e4m3fnuz", 4, 3, 8, nan="negative-zero"),
+        _preset("float8_e5m2fnuz", 5, 2, 16, nan="negative-zero"),
+        _preset("float8_e4m3b11fnuz", 4, 3, 11, nan="negative-zero"),
+        _preset("float6_e2m3fn", 2, 3, nan=None),
+        _preset("float6_e3m2fn", 3, 2, nan=None),
+        _preset("float4_e2m1fn", 2, 1, nan=None),
+    )
+}
+FORMATS["float16"] = FORMATS["binary16"]
+FORMATS["float32"] = FORMATS["binary32"]
+FORMATS["float64"] = FORMATS["binary64"]
+
+
+def as_format(fmt: Any) -> Format:
+    if isinstance(fmt, Format):
+        return fmt
+    if isinstance(fmt, str):
+        if fmt in FORMATS:
+            return FORMATS[fmt]
+        try:
+            return Format.from_dtype(fmt)
+        except (TypeError, ValueError):
+            return Format.named(fmt)  # raises, listing the names
+    try:
+        np.dtype(fmt)
+    except TypeError:
+        raise TypeError(
+            f"fmt must be a halfkit.Format, a format name or a floating-point dtype, got "
+            f"{type(fmt).__name__}"
+        ) from None
+    return Format.from_dtype(fmt)
+
+
+# ---- the source types --------------------------------------------------------------------------
+
+_SRC = {
+    np.dtype(np.float32): (np.uint32, 23, -126, 0x7F800000, 0x7FC00000),
+    np.dtype(np.float64): (np.uint64, 52, -1022, 0x7FF0000000000000, 0x7FF8000000000000),
+}
+
+
+def _bits(value: float, dt: np.dtype) -> int:
+    return int(np.array(value, dt).view(_SRC[dt][0]))
+
+
+def _spec(fmt: Format, dt: np.dtype, subnormals: bool, saturate: bool) -> tuple[int, ...]:
+    _, w, src_emin, inf, qnan = _SRC[dt]
+    src_name = dt.name
+    if fmt.mantissa_bits > w:
+        raise ValueError(
+            f"round: {src_name} holds at most {w} mantissa bits and the format has "
+            f"{fmt.mantissa_bits}" + ("; round a float64 array" if w == 23 else "")
+        )
+    if fmt.emin < src_emin or fmt.max_exact > Fraction(np.finfo(dt).max.item()):
+        raise ValueError(
+            f"round: the format's exponent range (normal exponents {fmt.emin} to {fmt.emax}) "
+            f"is wider than {src_name}'s ({src_emin} to {-src_emin + 1})"
+            + ("; round a float64 array" if w == 23 else "")
+        )
+    tiny_exp = fmt.emin - fmt.mantissa_bits if subnormals else fmt.emin
+    max_bits = _bits(fmt.max, dt)
+    if saturate:
+        over = max_bits
+    elif fmt.infinities:
+        over = inf
+    elif fmt.nan is not None:
+        over = qnan
+    else:
+        over = max_bits  # a format of finite numbers only saturates, as ml_dtypes' casts do
+    emin_sub = fmt.emin if subnormals else -(1 << 20)
+    return (
+        fmt.mantissa_bits,
+        emin_sub,
+        tiny_exp,
+        _bits(2.0**tiny_exp, dt),
+        max_bits,
+        over,
+        over,
+        fmt.negative_zero,
+    )
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"round: {name} must be True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in halfkit's namespace
+    x: np.ndarray,
+    fmt: Format | str | Any,
+    *,
+    rounding: str = "nearest-even",
+    subnormals: bool = True,
+    saturate: bool = False,
+    seed: int | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The values of ``x`` (a float32 or float64 array or scalar) rounded to ``fmt``, in
+    ``x``'s dtype.
+
+    ``fmt``: a ``halfkit.Format``, a preset name (``halfkit.FORMATS``) or a dtype (float16,
+    ml_dtypes' float8/float6/float4 dtypes). ``rounding``: ``"nearest-even"``,
+    ``"nearest-away"``, ``"toward-zero"``, ``"up"``, ``"down"``, ``"to-odd"`` or
+    ``"stochastic"`` (up with probability equal to the distance from the lower neighbour in
+    units of the last place, truncated to a multiple of 2^-32, from a counter-based generator
+    keyed by ``seed`` and each element's index in C order: the same bits on every tier and
+    thread count; a fresh seed per call without one). ``subnormals=False``: the format has no
+    subnormals (values below the smallest normal round to 0 or to it, a tie to 0).
+    ``saturate=True``: overflow and infinities give the largest finite value (NaN stays NaN).
+    Otherwise overflow gives the format's infinity, else its NaN, else (formats of finite
+    numbers only) the largest finite value; toward-zero, to-odd and the other side of up/down
+    give the largest finite value, as IEEE 754 rounds. NaN inputs stay NaN (quieted), whatever
+    the format. Rules in full: docs/numerics.md, "Rounding to any format".
+    """
+    if isinstance(x, (np.float32, np.float64)) and out is None:
+        r = round(
+            np.asarray(x),
+            fmt,
+            rounding=rounding,
+            subnormals=subnormals,
+            saturate=saturate,
+            seed=seed,
+        )
+        return r[()]  # a scalar for a scalar, as numpy's functions answer
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"round: x must be a float32 or float64 numpy array, got {type(x).__name__}"
+        )
+    dt = x.dtype.newbyteorder("=") if x.dtype.kind == "f" else x.dtype
+    if dt not in _SRC:
+        raise TypeError(f"round: x must be float32 or float64, got {x.dtype}")
+    f = as_format(fmt)
+    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
+        raise ValueError(f"round: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}")
+    spec = _spec(f, dt, _flag(subnormals, "subnormals"), _flag(saturate, "saturate"))
+    if seed is None:
+        key = secrets.randbits(64)
+    elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        if not 0 <= int(seed) < 2**64:
+            raise ValueError(f"round: seed must be in [0, 2**64), got {seed}")
+        key = int(seed)
+    else:
+        raise TypeError(f"round: seed must be an integer or None, got {type(seed).__name__}")
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"round: out must be a numpy array, got {type(out).__name__}")
+        if out.dtype != x.dtype.newbyteorder("=") and out.dtype != x.dtype:
+            raise ValueError(f"round: out must have x's dtype ({dt}), got {out.dtype}")
+        if out.shape != x.shape:
+            raise ValueError(f"round: out must have x's shape {x.shape}, got {out.shape}")
+        if not out.flags.writeable:
+            raise ValueError("round: out is read-only")
+    src = np.ascontiguousarray(x, dtype=dt)
+    direct = (
+        out is not None
+        and out.dtype == dt
+        and out.flags.c_contiguous
+        and (out is src or not np.may_share_memory(out, src))
+    )
+    y = out if direct else np.empty(x.shape, dt)
+    assert y is not None
+    _core.round(src, y, ROUNDINGS[rounding], *spec, key)
+    if out is None or direct:
+        return y
+    np.copyto(out, y)
+    return out

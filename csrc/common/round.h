@@ -147,15 +147,85 @@ inline typename Src<T>::U round_one(typename Src<T>::U u, uint64_t index, const 
   return out_sign | r;
 }
 
+// The common case, in fewer operations: a normal input whose result lies between T and the
+// largest finite value, rounded as (a + add) & ~mask, the add chosen per mode to carry exactly
+// where round_up says up (stochastic: the dropped bits plus the complement of the random
+// bits' top drop bits carry exactly when those bits are below the dropped bits). rare (0 or 1)
+// says where that does not hold (subnormal or tiny inputs, results past the largest finite
+// value, infinities and NaNs), and round_one must answer instead.
+template <class T, int kMode>
+inline typename Src<T>::U round_common(typename Src<T>::U u, uint64_t index, const RoundSpec& s,
+                                       typename Src<T>::U lowest, typename Src<T>::U& rare) {
+  using U = typename Src<T>::U;
+  using S = std::make_signed_t<U>;
+  constexpr S W = Src<T>::kW, B = Src<T>::kBias;
+  constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
+  const U sign = u & kSign;
+  const U a = u & ~kSign;
+  S below = static_cast<S>(s.emin_sub) + B - static_cast<S>(a >> W);
+  below = below > 0 ? below : 0;
+  S drop = W - static_cast<S>(s.mantissa_bits) + below;
+  drop = drop < W ? drop : W;
+  const U mask = (U{1} << drop) - 1;
+  U r;
+  if (kMode == kRoundToOdd) {
+    // Inexact: set the last kept bit (where it is the implicit bit, it is set already).
+    r = (a & ~mask) | ((a & mask) != 0 && drop < W ? mask + 1 : 0);
+  } else {
+    U add = 0;
+    if (kMode == kRoundNearestEven) {
+      const U odd = drop < W ? (a >> drop) & 1 : 1;
+      add = ((mask >> 1) + odd) & mask;  // half - 1 + odd; nothing when drop is 0
+    } else if (kMode == kRoundNearestAway) {
+      add = (mask >> 1) + (drop > 0 ? 1 : 0);
+    } else if (kMode == kRoundUp) {
+      add = sign ? 0 : mask;
+    } else if (kMode == kRoundDown) {
+      add = sign ? mask : 0;
+    } else if (kMode == kRoundStochastic) {
+      const U flip = static_cast<U>(~random32(index, s.key0, s.key1));
+      const S sl = drop > 32 ? drop - 32 : 0;
+      const S sr = drop < 32 ? 32 - drop : 0;
+      add = ((flip << sl) >> (sr >> 1)) >> (sr - (sr >> 1));
+    }
+    r = (a + add) & ~mask;
+  }
+  rare = static_cast<U>(a < lowest) | static_cast<U>(r > static_cast<U>(s.max_bits));
+  return sign | r;
+}
+
 template <class T, int kMode>
 void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spec) {
   using U = typename Src<T>::U;
+  constexpr int W = Src<T>::kW;
   // A local copy: the stores to y could otherwise alias the spec, which the compiler would
   // then reload for every element instead of keeping in registers.
   const RoundSpec s = spec;
+  const U lowest = static_cast<U>(s.tiny_bits) > (U{1} << W) ? static_cast<U>(s.tiny_bits)
+                                                             : U{1} << W;
   const U* xs = reinterpret_cast<const U*>(x);
   U* ys = reinterpret_cast<U*>(y);
-  for (size_t i = 0; i < n; ++i) ys[i] = round_one<T, kMode>(xs[i], index0 + i, s);
+  // Blocks of 64: the rare lanes of a block are rounded again from x by the full function, one
+  // by one. In place (y is x), through a buffer, so that x is still there for them.
+  constexpr size_t kBlock = 64;
+  U buf[kBlock], rare[kBlock];
+  const bool in_place = static_cast<const void*>(xs) == static_cast<const void*>(ys);
+  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+    const U* xb = xs + i0;
+    U* yb = in_place ? buf : ys + i0;
+    U any = 0;
+    for (size_t j = 0; j < len; ++j) {
+      yb[j] = round_common<T, kMode>(xb[j], index0 + i0 + j, s, lowest, rare[j]);
+      any |= rare[j];
+    }
+    if (any) {
+      for (size_t j = 0; j < len; ++j) {
+        if (rare[j]) yb[j] = round_one<T, kMode>(xb[j], index0 + i0 + j, s);
+      }
+    }
+    if (in_place) memcpy(ys + i0, buf, len * sizeof(U));
+  }
 }
 
 template <class T>

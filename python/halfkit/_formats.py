@@ -6,6 +6,7 @@ once and derives the bit patterns the kernel works with."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 from fractions import Fraction
 from typing import Any, Literal
@@ -236,6 +237,7 @@ def _bits(value: float, dt: np.dtype) -> int:
     return int(np.array(value, dt).view(_SRC[dt][0]))
 
 
+@functools.lru_cache(maxsize=256)
 def _spec(fmt: Format, dt: np.dtype, subnormals: bool, saturate: bool) -> tuple[int, ...]:
     _, w, src_emin, inf, qnan = _SRC[dt]
     src_name = dt.name
@@ -328,7 +330,7 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
         raise ValueError(f"round: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}")
     spec = _spec(f, dt, _flag(subnormals, "subnormals"), _flag(saturate, "saturate"))
     if seed is None:
-        key = secrets.randbits(64)
+        key = secrets.randbits(64) if rounding == "stochastic" else 0
     elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
         if not 0 <= int(seed) < 2**64:
             raise ValueError(f"round: seed must be in [0, 2**64), got {seed}")

@@ -38,6 +38,7 @@ def test_bench_quick_json(tmp_path):
     r = run("bench", "--quick", "--json", str(path))
     assert r.returncode == 0, r.stderr
     assert "float32->bfloat16" in r.stdout and "matmul bfloat16" in r.stdout
+    assert "round float8_e4m3fn nearest-even" in r.stdout
     assert "size: elements for conversions" in r.stdout and "numpy np.copyto" in r.stdout
     rows = json.loads(path.read_text())["rows"]
     assert all(row["rates"]["halfkit"] > 0 for row in rows)

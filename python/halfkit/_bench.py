@@ -1,6 +1,7 @@
 """`python -m halfkit bench`: halfkit against every peer installed, side by side in one run.
 
-Conversions (GB/s, bytes read plus written) and GEMM (GFLOP/s) at a few sizes, medians of
+Conversions (GB/s, bytes read plus written), halfkit.round (Gelem/s, float32 sources) and GEMM
+(GFLOP/s) at a few sizes, medians of
 repeated runs, ratios to each peer; on a GPU (CuPy), conversions against CuPy's astype, timed
 with CUDA events.
 """
@@ -99,6 +100,7 @@ def cases(quick: bool) -> list[dict[str, Any]]:
                     peers=peers,
                 )
             )
+    out += _round_cases(quick)
     for dt in (bfloat16, float16):
         for n in [256, 512] if quick else [256, 1024, 2048]:
             a, b = _square_pair(n, dt)
@@ -138,6 +140,56 @@ def cases(quick: bool) -> list[dict[str, Any]]:
                     unit="GFLOP/s",
                     halfkit=lambda a=a, b=b, p=product: _patched(p, a, b),
                     peers={f"numpy {name} (unpatched)": lambda a=a, b=b, p=product: p(a, b)},
+                )
+            )
+    return out
+
+
+def _quiet(fn: Callable[[np.ndarray], Any], x: np.ndarray) -> Any:
+    with np.errstate(all="ignore"):  # pychop's own arithmetic overflows on the way
+        return fn(x)
+
+
+def _rate(v: float) -> str:
+    return f"{v:.1f}" if v >= 10 else f"{v:.3g}"
+
+
+def _round_cases(quick: bool) -> list[dict[str, Any]]:
+    """halfkit.round against the simulators: ml_dtypes' astype there and back (the same bits,
+    for its dtypes) and pychop's Chop (its own rules for overflow; the same work)."""
+    import ml_dtypes
+
+    import halfkit
+
+    pychop = _optional("pychop")
+    out: list[dict[str, Any]] = []
+    targets = [
+        ("float8_e4m3fn", "nearest-even", (4, 3, 1)),
+        ("float8_e4m3fn", "stochastic", (4, 3, 5)),
+        ("bfloat16", "stochastic", (8, 7, 5)),
+    ]
+    for name, mode, (e, m, rmode) in targets:
+        for n in [1 << 16] if quick else [1 << 16, 1 << 22]:
+            x = np.random.default_rng(n).standard_normal(n, dtype=np.float32)
+            y = np.empty_like(x)
+            peers: dict[str, Callable[[], Any]] = {}
+            if mode == "nearest-even":
+                dt = getattr(ml_dtypes, name)
+                peers["ml_dtypes astype x2"] = lambda x=x, dt=dt: x.astype(dt).astype(np.float32)
+            if pychop is not None:
+                chop = pychop.Chop(exp_bits=e, sig_bits=m, rmode=rmode)
+                peers[f"pychop Chop({e}, {m})"] = lambda x=x, chop=chop: _quiet(chop, x)
+            out.append(
+                dict(
+                    kind="round",
+                    op=f"round {name} {mode}",
+                    size=n,
+                    work=n,
+                    unit="Gelem/s",
+                    halfkit=lambda x=x, y=y, name=name, mode=mode: halfkit.round(
+                        x, name, rounding=mode, seed=1, out=y
+                    ),
+                    peers=peers,
                 )
             )
     return out
@@ -296,7 +348,7 @@ def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int 
         f"tier {info['isa']}, {info['threads']} threads"
     )
     print(
-        "size: elements for conversions (out= preallocated), n for n x n x n products "
+        "size: elements for conversions and rounding (out= preallocated), n for n x n x n products "
         "(float32 out=). Rates are medians of "
         f"{ROUNDS} rounds; (ratio, range) is halfkit's speed-up over the peer and its spread "
         "over the rounds: on a shared machine ratios move between runs."
@@ -305,12 +357,12 @@ def run(quick: bool, json_path: str | None, plot_path: str | None, threads: int 
     for r in rows:
         hk = r["rates"]["halfkit"]
         peers = "  ".join(
-            f"{k} {v:.1f} ({hk / v:.2f}x, {r['ratio_range'][k][0]:.2f}-"
+            f"{k} {_rate(v)} ({hk / v:.2f}x, {r['ratio_range'][k][0]:.2f}-"
             f"{r['ratio_range'][k][1]:.2f})"
             for k, v in r["rates"].items()
             if k != "halfkit"
         )
-        print(f"{r['op']:<22}{r['size']:>10}  {hk:>9.1f} {r['unit']:<7} {peers}")
+        print(f"{r['op']:<22}{r['size']:>10}  {_rate(hk):>9} {r['unit']:<7} {peers}")
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"kernel_info": info, "rows": rows}, f, indent=1, default=str)

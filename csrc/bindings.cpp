@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -540,14 +541,8 @@ PYBIND11_MODULE(_core, m) {
             convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).round[size == 8];
         const char* src = static_cast<const char*>(x.data());
         char* dst = static_cast<char*>(y.mutable_data());
-        const size_t n = static_cast<size_t>(x.size());
-        // Blocks of a fixed size, each knowing its first index: the stochastic bits depend on
-        // the element's index only, never on how the blocks are spread over threads.
-        constexpr size_t kBlock = size_t{1} << 16;
         py::gil_scoped_release nogil;
-        parallel_for((n + kBlock - 1) / kBlock, [&](size_t b) {
-          const size_t first = b * kBlock;
-          const size_t len = n - first < kBlock ? n - first : kBlock;
+        for_blocks(static_cast<size_t>(x.size()), [&](size_t first, size_t len) {
           fn(src + first * size, dst + first * size, len, first, spec);
         });
       },
@@ -557,6 +552,62 @@ PYBIND11_MODULE(_core, m) {
       py::arg("tier") = std::string(),
       "halfkit.round's kernel: x (C-contiguous float32 or float64) rounded into y by the "
       "RoundSpec these fields make (common/kernels.h); the Python layer derives them.");
+  m.def(
+      "encode",
+      [](const py::array& x, py::array& codes, const py::tuple& round_spec,
+         const py::tuple& encode_spec, const std::string& tier) {
+        const py::ssize_t size = x.itemsize();
+        if ((size != 4 && size != 8) || codes.itemsize() != 1 || x.size() != codes.size() ||
+            !(x.flags() & py::array::c_style) || !(codes.flags() & py::array::c_style) ||
+            !codes.writeable() || round_spec.size() != 10 || encode_spec.size() != 6) {
+          throw py::value_error("encode: x a C-contiguous float array, codes one byte per element");
+        }
+        const auto i = [&](int k) { return round_spec[k].cast<int>(); };
+        const auto u = [&](int k) { return round_spec[k].cast<uint64_t>(); };
+        const uint64_t seed = u(9);
+        const RoundSpec spec{i(0), i(1), i(2), i(3), u(4), u(5), u(6), u(7),
+                             round_spec[8].cast<bool>(), static_cast<uint32_t>(seed),
+                             static_cast<uint32_t>(seed >> 32)};
+        const auto b = [&](int k) { return encode_spec[k].cast<int>(); };
+        const EncodeSpec enc{b(0), b(1), b(2), static_cast<uint8_t>(b(3)),
+                             static_cast<uint8_t>(b(4)), static_cast<uint8_t>(b(5))};
+        const EncodeFn fn =
+            convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).encode[size == 8];
+        const char* src = static_cast<const char*>(x.data());
+        uint8_t* dst = static_cast<uint8_t*>(codes.mutable_data());
+        const bool under = size == 8 && underflow_wanted();
+        std::atomic<unsigned> flags{0};
+        {
+          py::gil_scoped_release nogil;
+          for_blocks(static_cast<size_t>(x.size()), [&](size_t first, size_t len) {
+            flags.fetch_or(fn(src + first * size, dst + first, len, first, spec, enc));
+          });
+        }
+        return under ? flags.load() : flags.load() & ~unsigned{kFlagUnderflow};
+      },
+      py::arg("x"), py::arg("codes"), py::arg("round_spec"), py::arg("encode_spec"),
+      py::arg("tier") = std::string(),
+      "x (C-contiguous float32/float64) rounded by round_spec (mode, then round's fields, then "
+      "the seed) and written as the codes of encode_spec (bits, bias, mantissa bits, the NaN "
+      "codes by sign, the code of +inf); returns the flags ml_dtypes' cast raises.");
+  m.def(
+      "decode",
+      [](const py::array& codes, py::array& y, const py::array& table) {
+        const py::ssize_t size = y.itemsize();
+        if (codes.itemsize() != 1 || (size != 4 && size != 8) || table.itemsize() != size ||
+            table.size() != 256 || codes.size() != y.size() ||
+            !(codes.flags() & py::array::c_style) || !(y.flags() & py::array::c_style) ||
+            !(table.flags() & py::array::c_style) || !y.writeable()) {
+          throw py::value_error("decode: one-byte codes, y and a 256-entry table of y's size");
+        }
+        const uint8_t* c = static_cast<const uint8_t*>(codes.data());
+        void* out = y.mutable_data();
+        const void* t = table.data();
+        py::gil_scoped_release nogil;
+        decode_codes(c, out, static_cast<size_t>(codes.size()), t, static_cast<size_t>(size));
+      },
+      py::arg("codes"), py::arg("y"), py::arg("table"),
+      "y[i] = table[codes[i]]: a storage format's codes as float32 or float64 bits.");
   m.def("underflow_wanted", &underflow_wanted,
         "Whether numpy's errstate asks for underflow reports (under != 'ignore').");
   m.def("numpy_patch_bf16_calls", &numpy_patch_bf16_calls,

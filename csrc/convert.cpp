@@ -119,4 +119,37 @@ unsigned convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides,
   return flags.load();
 }
 
+void for_blocks(size_t n, const std::function<void(size_t, size_t)>& fn) {
+  constexpr size_t kBlock = size_t{1} << 16;
+  const size_t blocks = (n + kBlock - 1) / kBlock;
+  const auto one = [&](size_t b) {
+    const size_t first = b * kBlock;
+    fn(first, std::min(kBlock, n - first));
+  };
+  if (n < kParallelMinElements) {
+    for (size_t b = 0; b < blocks; ++b) one(b);
+  } else {
+    parallel_for(blocks, one);
+  }
+}
+
+namespace {
+template <class E>
+void decode_as(const uint8_t* codes, E* y, size_t n, const E* table) {
+  for (size_t i = 0; i < n; ++i) y[i] = table[codes[i]];
+}
+}  // namespace
+
+void decode_codes(const uint8_t* codes, void* y, size_t n, const void* table, size_t elem_size) {
+  for_blocks(n, [&](size_t first, size_t len) {
+    if (elem_size == 4) {
+      decode_as(codes + first, static_cast<uint32_t*>(y) + first, len,
+                static_cast<const uint32_t*>(table));
+    } else {
+      decode_as(codes + first, static_cast<uint64_t*>(y) + first, len,
+                static_cast<const uint64_t*>(table));
+    }
+  });
+}
+
 }  // namespace halfkit

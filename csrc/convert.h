@@ -3,6 +3,9 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include <functional>
 
 #include "common/kernels.h"
 
@@ -26,5 +29,13 @@ constexpr size_t kStreamMinBytes = size_t{8} << 20;
 unsigned convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
                     const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
                     size_t dst_size, bool may_stream, bool underflow);
+
+// Runs fn(first, len) over [0, n) in blocks of a fixed size, spread over the thread pool from
+// kParallelMinElements on. Each block knows where it starts, so a result keyed by the element
+// index (stochastic rounding) never depends on the spread.
+void for_blocks(size_t n, const std::function<void(size_t first, size_t len)>& fn);
+
+// The storage formats' decoding: y[i] = table[codes[i]], 4- or 8-byte elements.
+void decode_codes(const uint8_t* codes, void* y, size_t n, const void* table, size_t elem_size);
 
 }  // namespace halfkit

@@ -222,7 +222,7 @@ def test_bad_out_is_never_half_written():
         (np.arange(4), F16, "source dtype int64 is not supported"),
         (np.ones(4, np.complex64), BF16, "source dtype complex64"),
         (np.ones(4, np.float32), "int8", "int8 is not supported"),
-        (np.ones(4, np.float32), "float8_e4m3fn", "not supported"),
+        (np.ones(4, np.float32), "float8_e8m0fnu", "float8_e8m0fnu is not supported"),
         (np.ones(4, np.float32), "not-a-dtype", "not a data type"),
         (np.array(["a"]), F16, "source dtype <U1"),
         (np.ones(4, np.float32), np.int32, "int32 is not supported"),

@@ -54,11 +54,28 @@ struct RoundSpec {
 // Rounds n contiguous elements of the source type; index0 is the first one's index in C order.
 using RoundFn = void (*)(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s);
 
+// The codes of an 8-bit (or narrower) storage format, for a value already rounded to it
+// (halfkit.astype to ml_dtypes' float8/float6/float4 dtypes; docs/numerics.md).
+struct EncodeSpec {
+  int bits;              // 8, 6 or 4: the sign is bit bits - 1
+  int bias;              // the format's exponent bias
+  int mantissa_bits;     // m
+  uint8_t nan_pos, nan_neg;  // the codes of a NaN, by its sign
+  uint8_t inf;           // the code of +inf (formats with infinities)
+};
+
+// Rounds n contiguous elements of the source type by s and writes their codes. Returns the
+// ConvertFlags ml_dtypes' cast raises: for float64 sources those of a hardware float64 ->
+// float32 cast (underflow included: the caller masks it), none for float32.
+using EncodeFn = unsigned (*)(const void* x, uint8_t* codes, size_t n, uint64_t index0,
+                              const RoundSpec& s, const EncodeSpec& e);
+
 struct ConvertTable {
   // [src][dst]; null where the pair is not a 16-bit conversion (float32 <-> float64 and
   // same-format copies are left to numpy).
   ConvertFn fn[num::kNumFormats][num::kNumFormats] = {};
-  RoundFn round[2] = {};  // float32, float64 sources
+  RoundFn round[2] = {};    // float32, float64 sources
+  EncodeFn encode[2] = {};  // float32, float64 sources
 };
 
 // Each tier fills the table with its own kernels. Defined in that tier's translation unit; the

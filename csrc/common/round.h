@@ -19,6 +19,7 @@
 
 #include <type_traits>
 
+#include "common/convert_loop.h"
 #include "common/kernels.h"
 
 namespace halfkit {
@@ -250,12 +251,73 @@ void round_any(const void* x, void* y, size_t n, uint64_t index0, const RoundSpe
   }
 }
 
+// The code of r, a value of the storage format (the result of round_one for it) held in the
+// source type: a normal or subnormal of the format, a zero, an infinity or a NaN.
+template <class T>
+inline uint8_t encode_one(typename Src<T>::U r, const EncodeSpec& e) {
+  using U = typename Src<T>::U;
+  constexpr int W = Src<T>::kW, B = Src<T>::kBias;
+  constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
+  constexpr U kInf = ((U{1} << (8 * sizeof(U) - 1 - W)) - 1) << W;
+  const bool negative = (r & kSign) != 0;
+  const U a = r & ~kSign;
+  const unsigned sign = negative ? 1u << (e.bits - 1) : 0u;
+  const int exp_t = static_cast<int>(a >> W) - B + e.bias;
+  const int m = e.mantissa_bits;
+  const U sig = (a & ((U{1} << W) - 1)) | (U{1} << W);
+  unsigned code;
+  if (exp_t >= 1) {
+    code = (static_cast<unsigned>(exp_t) << m) | static_cast<unsigned>((a >> (W - m)) & ((U{1} << m) - 1));
+  } else {
+    const int shift = W - m + 1 - exp_t;  // a subnormal of the format: its quanta
+    code = shift < W + 2 ? static_cast<unsigned>(sig >> shift) : 0u;
+  }
+  code = a == 0 ? 0u : code;
+  code = a == kInf ? e.inf : code;
+  code |= sign;
+  return static_cast<uint8_t>(a > kInf ? (negative ? e.nan_neg : e.nan_pos) : code);
+}
+
+template <class T>
+unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, const RoundSpec& s,
+                    const EncodeSpec& e) {
+  using U = typename Src<T>::U;
+  const T* xs = static_cast<const T*>(x);
+  constexpr size_t kBlock = 256;
+  U buf[kBlock];
+  unsigned flags = 0;
+  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+    round_any<T>(xs + i0, buf, len, index0 + i0, s);
+    for (size_t j = 0; j < len; ++j) codes[i0 + j] = encode_one<T>(buf[j], e);
+    if constexpr (sizeof(U) == 8) {
+      // ml_dtypes casts a float64 through a hardware float64 -> float32 conversion on the way
+      // (it then rounds from the float64 value): its flags are that conversion's.
+      const U* xb = reinterpret_cast<const U*>(xs + i0);
+      U any = 0;
+      for (size_t j = 0; j < len; ++j) {
+        const U a = xb[j] & 0x7fffffffffffffffull;
+        any |= static_cast<U>(a - 1 < 0x380ffffff0000000ull - 1) |
+               static_cast<U>(a >= 0x47effffff0000000ull && a < 0x7ff0000000000000ull);
+      }
+      if (any) {
+        for (size_t j = 0; j < len; ++j) {
+          flags |= Conv<num::kF64, num::kBF16>::f64_to_f32_flags(xb[j]);
+        }
+      }
+    }
+  }
+  return flags;
+}
+
 }  // namespace rnd
 
 // Every tier's translation unit calls this with its own compiler flags.
 inline void fill_round(ConvertTable& t) {
   t.round[0] = &rnd::round_any<float>;
   t.round[1] = &rnd::round_any<double>;
+  t.encode[0] = &rnd::encode_any<float>;
+  t.encode[1] = &rnd::encode_any<double>;
 }
 
 }  // namespace

@@ -7,7 +7,7 @@ from typing import Any, TypeVar, overload
 import numpy as np
 import numpy.typing as npt
 
-from . import _cpu, _dask, _gpu
+from . import _cpu, _dask, _formats, _gpu
 from ._arrays import is_cupy
 from ._dtypes import ACCEPTED, FORMAT, native, resolve
 from ._dtypes import bfloat16 as _bf16
@@ -19,14 +19,54 @@ _Out = TypeVar("_Out", bound=np.ndarray)
 
 
 @overload
-def astype(x: Any, dtype: npt.DTypeLike, *, out: _Out) -> _Out: ...
+def astype(
+    x: Any,
+    dtype: npt.DTypeLike,
+    *,
+    out: _Out,
+    rounding: str = ...,
+    saturate: bool = ...,
+    seed: int | None = ...,
+) -> _Out: ...
 @overload
-def astype(x: np.generic, dtype: npt.DTypeLike, *, out: None = None) -> np.generic: ...
+def astype(
+    x: np.generic,
+    dtype: npt.DTypeLike,
+    *,
+    out: None = None,
+    rounding: str = ...,
+    saturate: bool = ...,
+    seed: int | None = ...,
+) -> np.generic: ...
 @overload
-def astype(x: npt.ArrayLike, dtype: npt.DTypeLike, *, out: None = None) -> np.ndarray: ...
+def astype(
+    x: npt.ArrayLike,
+    dtype: npt.DTypeLike,
+    *,
+    out: None = None,
+    rounding: str = ...,
+    saturate: bool = ...,
+    seed: int | None = ...,
+) -> np.ndarray: ...
 @overload
-def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any: ...
-def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
+def astype(
+    x: Any,
+    dtype: npt.DTypeLike,
+    *,
+    out: Any = None,
+    rounding: str = ...,
+    saturate: bool = ...,
+    seed: int | None = ...,
+) -> Any: ...
+def astype(
+    x: Any,
+    dtype: npt.DTypeLike,
+    *,
+    out: Any = None,
+    rounding: str = "nearest-even",
+    saturate: bool = False,
+    seed: int | None = None,
+) -> Any:
     """Convert ``x`` to ``dtype`` like ``x.astype(dtype)``, rounding to nearest even.
 
     ``x`` is a numpy array (or anything ``np.asarray`` accepts, or a numpy scalar), a CuPy
@@ -35,6 +75,13 @@ def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
     order ('K'); a numpy scalar gives a numpy scalar. With ``out=`` the result is written
     there (same shape, exactly ``dtype``, writeable, any strides, may overlap ``x``) and
     ``out`` is returned.
+
+    numpy arrays may also be, or be converted to, ml_dtypes' 8-, 6- and 4-bit floating-point
+    dtypes (float8_e4m3fn, float8_e5m2, their fnuz variants, float8_e4m3, float8_e3m4,
+    float6_e2m3fn, float6_e3m2fn, float4_e2m1fn), bit for bit as ml_dtypes' own astype.
+    ``rounding`` (any mode of ``halfkit.round``, stochastic with ``seed``) and ``saturate``
+    (overflow and infinities to the largest finite value, NaN kept) apply to every rounding
+    conversion of a numpy array; with either, no floating-point flags are reported.
 
     The floating-point flags the peer's cast raises for the same values (numpy's overflow and
     underflow for float16 results; ml_dtypes' overflow and underflow for float64 -> bfloat16
@@ -47,10 +94,25 @@ def astype(x: Any, dtype: npt.DTypeLike, *, out: Any = None) -> Any:
     Raises TypeError for an unsupported dtype or kind of array, ValueError for an ``out`` of
     the wrong shape or a read-only one; nothing is written then.
     """
-    dst = resolve(dtype)
-    y = _cpu.astype_fast(x, dst, out)
-    if y is not None:
-        return y
+    default = rounding == "nearest-even" and saturate is False and seed is None
+    try:
+        dst = resolve(dtype)
+    except TypeError as e:
+        storage = _formats.storage_dtype(dtype)
+        if storage is None:
+            raise TypeError(f"halfkit.astype: {e}, and {_formats.STORAGE_NAMES}") from None
+        dst = storage
+    else:
+        if default:
+            y = _cpu.astype_fast(x, dst, out)
+            if y is not None:
+                return y
+    if (
+        not default
+        or dst in _formats.STORAGE
+        or _formats.storage_dtype(getattr(x, "dtype", None)) is not None
+    ):
+        return _formats.astype_any(x, dst, out, rounding, saturate, seed)
     if _dask.is_dask(x):
         return _dask.astype(x, dst, out)
     gpu = is_cupy(x)

@@ -66,3 +66,11 @@ def round(
     seed: int,
     tier: str = "",
 ) -> None: ...
+def encode(
+    x: np.ndarray,
+    codes: np.ndarray,
+    round_spec: tuple[int, ...],
+    encode_spec: tuple[int, ...],
+    tier: str = "",
+) -> int: ...
+def decode(codes: np.ndarray, y: np.ndarray, table: np.ndarray) -> None: ...

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import secrets
 from fractions import Fraction
 from typing import Any, Literal
@@ -275,6 +276,17 @@ def _spec(fmt: Format, dt: np.dtype, subnormals: bool, saturate: bool) -> tuple[
     )
 
 
+def _seed(seed: Any, rounding: str, who: str = "round") -> int:
+    """The 64-bit key of stochastic rounding: the seed, or fresh entropy without one."""
+    if seed is None:
+        return secrets.randbits(64) if rounding == "stochastic" else 0
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        if not 0 <= int(seed) < 2**64:
+            raise ValueError(f"{who}: seed must be in [0, 2**64), got {seed}")
+        return int(seed)
+    raise TypeError(f"{who}: seed must be an integer or None, got {type(seed).__name__}")
+
+
 def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"round: {name} must be True or False, got {type(value).__name__}")
@@ -329,14 +341,7 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
     if not isinstance(rounding, str) or rounding not in ROUNDINGS:
         raise ValueError(f"round: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}")
     spec = _spec(f, dt, _flag(subnormals, "subnormals"), _flag(saturate, "saturate"))
-    if seed is None:
-        key = secrets.randbits(64) if rounding == "stochastic" else 0
-    elif isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
-        if not 0 <= int(seed) < 2**64:
-            raise ValueError(f"round: seed must be in [0, 2**64), got {seed}")
-        key = int(seed)
-    else:
-        raise TypeError(f"round: seed must be an integer or None, got {type(seed).__name__}")
+    key = _seed(seed, rounding)
     if out is not None:
         if not isinstance(out, np.ndarray):
             raise TypeError(f"round: out must be a numpy array, got {type(out).__name__}")
@@ -359,4 +364,205 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
     if out is None or direct:
         return y
     np.copyto(out, y)
+    return out
+
+
+# ---- storage: ml_dtypes' 8-, 6- and 4-bit floating-point dtypes ---------------------------------
+
+try:
+    import ml_dtypes as _md
+except ImportError:  # pragma: no cover - a required dependency
+    _md = None
+
+STORAGE: dict[np.dtype, Format] = {}
+if _md is not None:
+    for _name, _fmt in FORMATS.items():
+        if _name.startswith(("float8_", "float6_", "float4_")) and hasattr(_md, _name):
+            STORAGE[np.dtype(getattr(_md, _name))] = _fmt
+
+
+def _bits_of(dt: np.dtype) -> int:
+    assert _md is not None
+    return int(_md.finfo(dt).bits)
+
+
+@functools.lru_cache(maxsize=64)
+def encode_spec(dt: np.dtype) -> tuple[int, ...]:
+    """(bits, bias, mantissa bits, NaN code for +, for -, +inf code), as ml_dtypes 0.7.0 encodes:
+    the canonical quiet NaN with its sign (the top exponent field and the top mantissa bit for
+    the IEEE-like formats, the all-ones magnitude for the fn formats), 0x80 for every NaN of
+    the fnuz formats, and for the finite-only float6/float4 formats the code of -0 for a
+    positive NaN and of +0 for a negative one (an accident of ml_dtypes' cast, matched)."""
+    fmt = STORAGE[dt]
+    bits, e, m = _bits_of(dt), fmt.exponent_bits, fmt.mantissa_bits
+    top = 1 << (bits - 1)
+    inf = ((1 << e) - 1) << m
+    if fmt.nan == "ieee":
+        nan = inf | (1 << (m - 1))
+        return bits, fmt.bias, m, nan, top | nan, inf
+    if fmt.nan == "all-ones":
+        return bits, fmt.bias, m, top - 1, 2 * top - 1, 0
+    if fmt.nan == "negative-zero":
+        return bits, fmt.bias, m, top, top, 0
+    return bits, fmt.bias, m, top, 0, 0
+
+
+@functools.lru_cache(maxsize=64)
+def decode_table(dt: np.dtype, target: np.dtype) -> np.ndarray:
+    """The float32 or float64 bits of every byte as ml_dtypes 0.7.0 reads it: for the float6
+    and float4 dtypes any bit above the magnitude makes the value negative; NaN codes read as
+    the canonical quiet NaN with their sign (0x80 of the fnuz formats as a negative one)."""
+    fmt = STORAGE[dt]
+    bits, e, m = _bits_of(dt), fmt.exponent_bits, fmt.mantissa_bits
+    top = 1 << (bits - 1)
+    values = []
+    for code in range(256):
+        negative = code >= top
+        mag = code & (top - 1)
+        field, frac = mag >> m, mag & ((1 << m) - 1)
+        if fmt.nan == "negative-zero" and code == top:
+            v = -math.nan
+        elif fmt.nan == "all-ones" and mag == top - 1:
+            v = math.nan
+        elif fmt.nan == "ieee" and field == (1 << e) - 1:
+            v = math.inf if frac == 0 else math.nan
+        elif field == 0:
+            v = float(Fraction(frac, 1 << m) * Fraction(2) ** fmt.emin)
+        else:
+            v = float((1 + Fraction(frac, 1 << m)) * Fraction(2) ** (field - fmt.bias))
+        values.append(-v if negative and not math.isnan(v) else v)
+    arr = np.array(values, target)
+    nan = np.isnan(arr)
+    u = np.dtype(np.uint32 if target.itemsize == 4 else np.uint64)
+    sign = np.array(
+        [c >= top or (fmt.nan == "negative-zero" and c == top) for c in range(256)], bool
+    )
+    quiet = np.array([_SRC[target][4]], u)[0]
+    table = arr.view(u).copy()
+    table[nan] = quiet | (sign[nan].astype(u) << u.type(8 * target.itemsize - 1))
+    return table
+
+
+def to_storage(
+    x: np.ndarray, dt: np.dtype, rounding: str, saturate: bool, key: int, out: np.ndarray | None
+) -> tuple[np.ndarray, int]:
+    """x (float32 or float64, native, any layout) rounded and written as dt's codes, with the
+    floating-point flags ml_dtypes' cast raises (float64 sources only)."""
+    src = np.ascontiguousarray(x)
+    spec = _spec(STORAGE[dt], src.dtype, True, saturate)
+    direct = out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src)
+    codes = out if direct else np.empty(x.shape, dt)
+    assert codes is not None
+    rs = (ROUNDINGS[rounding], *spec, key)
+    flags = _core.encode(src, codes.view(np.uint8), rs, encode_spec(dt))
+    if out is None or direct:
+        return codes, flags
+    np.copyto(out, codes)
+    return out, flags
+
+
+def from_storage(x: np.ndarray, target: np.dtype, out: np.ndarray | None) -> np.ndarray:
+    """dt's codes read as float32 or float64 (exact)."""
+    src = np.ascontiguousarray(x)
+    direct = out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src)
+    y = out if direct else np.empty(x.shape, target)
+    assert y is not None
+    _core.decode(src.view(np.uint8), y, decode_table(x.dtype, target))
+    if out is None or direct:
+        return y
+    np.copyto(out, y)
+    return out
+
+
+STORAGE_NAMES = ", ".join(dt.name for dt in STORAGE)
+
+
+def storage_dtype(dtype: Any) -> np.dtype | None:
+    """dtype as one of the storage dtypes (any spelling numpy accepts), or None."""
+    if dtype is None:
+        return None
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        return None
+    return dt if dt in STORAGE else None
+
+
+def astype_any(x: Any, dst: np.dtype, out: Any, rounding: str, saturate: bool, seed: Any) -> Any:
+    """halfkit.astype where a storage dtype or a rounding option is involved (numpy arrays)."""
+    from ._arrays import is_cupy
+    from ._cpu import convert, report_flags
+    from ._dask import is_dask
+    from ._dtypes import ACCEPTED, FORMAT, native
+
+    if is_dask(x) or is_cupy(x) or is_cupy(out):
+        raise TypeError(
+            "halfkit.astype: the 8-, 6- and 4-bit dtypes and the rounding options take numpy "
+            f"arrays (for now), got {type(x).__name__}"
+        )
+    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
+        raise ValueError(
+            f"halfkit.astype: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}"
+        )
+    saturate = _flag(saturate, "saturate")
+    key = _seed(seed, rounding, "halfkit.astype")
+    try:
+        xa = np.asarray(x)
+    except Exception as e:
+        raise TypeError(f"halfkit.astype: cannot make an array of {type(x).__name__}: {e}") from e
+    src = native(xa.dtype)
+    if src not in FORMAT and src not in STORAGE:
+        raise TypeError(
+            f"halfkit.astype: source dtype {xa.dtype} is not supported; accepted: {ACCEPTED} "
+            f"and {STORAGE_NAMES}"
+        )
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(
+                f"halfkit.astype: out must be a numpy.ndarray, got {type(out).__name__}"
+            )
+        if out.dtype != dst:
+            raise TypeError(
+                f"halfkit.astype: out has dtype {out.dtype}, but the result dtype is {dst}"
+            )
+        if out.shape != xa.shape:
+            raise ValueError(
+                f"halfkit.astype: out has shape {out.shape}, but the input has shape {xa.shape}"
+            )
+        if not out.flags.writeable:
+            raise ValueError("halfkit.astype: out is read-only")
+    f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
+    if not xa.dtype.isnative:
+        xa = xa.astype(src)
+    if src in STORAGE and dst in (f32, f64):
+        y = from_storage(xa, dst, out)
+    elif dst in STORAGE and src == dst:
+        y = xa.copy() if out is None else _copy(xa, out)
+    else:
+        # A wide copy or view of x: storage and 16-bit values widen to float32 exactly.
+        if src in STORAGE:
+            wide = from_storage(xa, f32, None)
+        elif src.itemsize == 2:
+            wide = convert(xa, f32, None)
+        else:
+            wide = xa
+        if dst in STORAGE:
+            if out is not None and np.may_share_memory(wide, out):
+                wide = wide.copy()
+            y, flags = to_storage(wide, dst, rounding, saturate, key, out)
+            if flags and rounding == "nearest-even" and not saturate:
+                report_flags(flags)
+        elif rounding == "nearest-even" and not saturate:
+            y = convert(wide, dst, out)
+        else:
+            fmt = Format.from_dtype(dst)
+            r = round(wide, fmt, rounding=rounding, saturate=saturate, seed=key)
+            y = convert(r, dst, out) if r.dtype != dst else (r if out is None else _copy(r, out))
+    if out is None and xa.ndim > 1 and xa.flags.f_contiguous and not xa.flags.c_contiguous:
+        y = np.asfortranarray(y)  # astype keeps x's memory order
+    return y[()] if out is None and isinstance(x, np.generic) else y
+
+
+def _copy(src: np.ndarray, out: np.ndarray) -> np.ndarray:
+    np.copyto(out, src)
     return out

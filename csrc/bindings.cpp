@@ -118,7 +118,12 @@ bool underflow_wanted() {
   return under;
 }
 
-// Runs a conversion between arrays already checked, with the GIL released. fresh_dst: dst was
+// Conversions of fewer elements keep the GIL, as numpy's own casts do below 500: they end in
+// well under a microsecond, and releasing and taking it back cost a fifth of a 16-element call.
+constexpr size_t kHoldGilElements = 512;
+
+// Runs a conversion between arrays already checked, with the GIL released (see
+// kHoldGilElements). fresh_dst: dst was
 // just allocated, so its pages are first touched here; the kernel zeroes each page into the
 // cache on that first touch, and writing around the cache would then cost more than it saves
 // (64M elements, float16 -> float64, 2 threads: 48 ms with ordinary stores, 62 ms streaming).
@@ -131,11 +136,16 @@ unsigned run_convert(ConvertFn fn, const py::array& src, py::array& dst, int sf,
   const ptrdiff_t* ds = dst.strides();
   const int nd = static_cast<int>(src.ndim());
   SigintStop stop(interruptible(static_cast<double>(src.size()) * kConvertWork));
+  const auto run = [&] {
+    return convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst,
+                      underflow);
+  };
   unsigned flags;
-  {
+  if (static_cast<size_t>(src.size()) < kHoldGilElements) {
+    flags = run();
+  } else {
     py::gil_scoped_release nogil;
-    flags = convert_nd(fn, s, ss, d, ds, shape, nd, kFormatSize[sf], kFormatSize[df], !fresh_dst,
-                       underflow);
+    flags = run();
   }
   raise_if_interrupted(stop);
   return flags;
@@ -176,6 +186,7 @@ int convert(const py::array& src, py::array& dst, int sf, int df, const std::str
 // interpreter has finalized).
 struct FastPath {
   PyObject* dtype[num::kNumFormats] = {};
+  PyObject* type[num::kNumFormats] = {};  // their scalar types (np.float16, ...)
   PyObject* empty_like = nullptr;
   PyObject* report_flags = nullptr;
 } g_fast;
@@ -187,6 +198,19 @@ int format_of(PyObject* dtype) {
   return -1;
 }
 
+// A dtype argument given as one of the four dtype objects or their scalar types, the spellings
+// most calls use (the Python layer resolves the others).
+int format_of_arg(PyObject* dtype) {
+  for (int f = 0; f < num::kNumFormats; ++f) {
+    if (g_fast.dtype[f] == dtype || g_fast.type[f] == dtype) return f;
+  }
+  return -1;
+}
+
+// A py::array that holds nothing yet: pybind11's default constructor allocates an empty numpy
+// array, which with its deallocation was a third of the time of a 16-element astype.
+py::array no_array() { return py::reinterpret_steal<py::array>(py::handle()); }
+
 PyObject* dtype_of(py::handle array) { return py::detail::array_proxy(array.ptr())->descr; }
 
 // halfkit.astype for the common case, checked here in one pass (at 16 elements the Python
@@ -197,22 +221,30 @@ py::object astype_fast(py::handle x, py::handle dst, py::handle out) {
   PyTypeObject* ndarray = reinterpret_cast<PyTypeObject*>(py::detail::npy_api::get().PyArray_Type_);
   if (Py_TYPE(x.ptr()) != ndarray) return py::none();
   const int sf = format_of(dtype_of(x));
-  const int df = format_of(dst.ptr());
+  const int df = format_of_arg(dst.ptr());
   if (sf < 0 || df < 0) return py::none();
+  PyObject* dst_dtype = g_fast.dtype[df];
   const ConvertFn fn = convert_table(active_isa()).fn[sf][df];
   if (!fn) return py::none();
   const auto src = py::reinterpret_borrow<py::array>(x);
-  py::array y;
+  py::array y = no_array();
   if (out.is_none()) {
     if (src.flags() & py::array::c_style) {
-      y = py::array(py::reinterpret_borrow<py::dtype>(dst),
-                    std::vector<py::ssize_t>(src.shape(), src.shape() + src.ndim()));
+      // numpy's own constructor, which steals a reference to the dtype: pybind11's built two
+      // vectors on the heap first.
+      const auto& api = py::detail::npy_api::get();
+      Py_INCREF(dst_dtype);
+      PyObject* a =
+          api.PyArray_NewFromDescr_(api.PyArray_Type_, dst_dtype, static_cast<int>(src.ndim()),
+                                    src.shape(), nullptr, nullptr, 0, nullptr);
+      if (!a) throw py::error_already_set();
+      y = py::reinterpret_steal<py::array>(a);
     } else {
       // Keeps x's memory order, like astype's default 'K'.
-      y = py::handle(g_fast.empty_like)(x, dst);
+      y = py::handle(g_fast.empty_like)(x, py::handle(dst_dtype));
     }
   } else {
-    if (Py_TYPE(out.ptr()) != ndarray || dtype_of(out) != dst.ptr()) return py::none();
+    if (Py_TYPE(out.ptr()) != ndarray || dtype_of(out) != dst_dtype) return py::none();
     y = py::reinterpret_borrow<py::array>(out);
     if (y.ndim() != src.ndim() || !y.writeable()) return py::none();
     for (py::ssize_t i = 0; i < src.ndim(); ++i) {
@@ -252,7 +284,10 @@ py::object patched_dot(py::handle a, py::handle b, py::handle out) {
 
 void set_fast_path(const std::vector<py::object>& dtypes, const py::object& report_flags) {
   if (dtypes.size() != num::kNumFormats) throw py::value_error("need the four format dtypes");
-  for (int f = 0; f < num::kNumFormats; ++f) g_fast.dtype[f] = dtypes[f].inc_ref().ptr();
+  for (int f = 0; f < num::kNumFormats; ++f) {
+    g_fast.dtype[f] = dtypes[f].inc_ref().ptr();
+    g_fast.type[f] = py::object(dtypes[f].attr("type")).release().ptr();
+  }
   g_fast.empty_like = py::object(py::module_::import("numpy").attr("empty_like")).release().ptr();
   g_fast.report_flags = report_flags.inc_ref().ptr();
 }
@@ -333,7 +368,7 @@ py::array empty_aligned(const std::vector<py::ssize_t>& shape) {
   }
   const size_t limit = static_cast<size_t>(PTRDIFF_MAX) / sizeof(float) - 64;
   if (!fits || count > limit) result_too_large(shape, bytes);
-  py::array_t<uint8_t> raw;
+  auto raw = py::reinterpret_steal<py::array_t<uint8_t>>(py::handle());
   try {
     raw = py::array_t<uint8_t>(static_cast<py::ssize_t>(count * sizeof(float) + 64));
   } catch (py::error_already_set& e) {
@@ -394,7 +429,7 @@ py::object matmul_fast(py::handle a, py::handle b, py::handle out) {
   std::vector<py::ssize_t> res(shape);
   if (!x1) res.push_back(m);
   if (!w1) res.push_back(n);
-  py::array c;
+  py::array c = no_array();
   if (out.is_none()) {
     c = empty_aligned(res);
   } else {
@@ -565,12 +600,24 @@ PYBIND11_MODULE(_core, m) {
         const auto i = [&](int k) { return round_spec[k].cast<int>(); };
         const auto u = [&](int k) { return round_spec[k].cast<uint64_t>(); };
         const uint64_t seed = u(9);
-        const RoundSpec spec{i(0), i(1), i(2), i(3), u(4), u(5), u(6), u(7),
-                             round_spec[8].cast<bool>(), static_cast<uint32_t>(seed),
+        const RoundSpec spec{i(0),
+                             i(1),
+                             i(2),
+                             i(3),
+                             u(4),
+                             u(5),
+                             u(6),
+                             u(7),
+                             round_spec[8].cast<bool>(),
+                             static_cast<uint32_t>(seed),
                              static_cast<uint32_t>(seed >> 32)};
         const auto b = [&](int k) { return encode_spec[k].cast<int>(); };
-        const EncodeSpec enc{b(0), b(1), b(2), static_cast<uint8_t>(b(3)),
-                             static_cast<uint8_t>(b(4)), static_cast<uint8_t>(b(5))};
+        const EncodeSpec enc{b(0),
+                             b(1),
+                             b(2),
+                             static_cast<uint8_t>(b(3)),
+                             static_cast<uint8_t>(b(4)),
+                             static_cast<uint8_t>(b(5))};
         const EncodeFn fn =
             convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).encode[size == 8];
         const char* src = static_cast<const char*>(x.data());
@@ -620,6 +667,40 @@ PYBIND11_MODULE(_core, m) {
   m.def("cpu_features", [] { return cpu_features().names(); });
   m.attr("avx512bf16_assumed") = cpu_features().avx512bf16_assumed;
   m.attr("avx512bf16_gemm") = vdpbf16ps_gemm(cpu_features()) ? "vdpbf16ps" : "fma";
+  m.def(
+      "cache_sizes",
+      [] {
+        const CacheSizes c = cache_sizes();
+        py::dict d;
+        d["l1d"] = c.l1d;
+        d["l2"] = c.l2;
+        d["l3"] = c.l3;
+        d["l2_shared_by"] = c.l2_shared_by;
+        d["l3_shared_by"] = c.l3_shared_by;
+        d["source"] = c.source;
+        return d;
+      },
+      "The data cache sizes in effect, in bytes, and where they came from.");
+  m.def("set_cache_sizes", &set_cache_sizes, py::arg("l1d"), py::arg("l2"), py::arg("l3"),
+        "Override the detected cache sizes (bytes; 0 keeps a level's detected size).");
+  m.def(
+      "gemm_blocking",
+      [](const std::string& tier, int fmt) {
+        if (fmt != num::kF16 && fmt != num::kBF16) throw py::value_error("fmt: 0 or 1");
+        const GemmKernel& kern =
+            gemm_table(tier.empty() ? active_isa() : tier_from_name(tier)).kernel[fmt];
+        const GemmBlocking b = gemm_blocking(kern);
+        py::dict d;
+        d["mr"] = kern.mr;
+        d["nr"] = kern.nr;
+        d["kc"] = b.kc;
+        d["mc"] = b.mc_panels * kern.mr;
+        d["nc"] = b.nc;
+        d["few_rows"] = b.few_row_panels * kern.mr;
+        return d;
+      },
+      py::arg("tier"), py::arg("fmt"),
+      "The GEMM blocking a tier's kernel for fmt (0 float16, 1 bfloat16) uses on these caches.");
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", [](int n) {
     if (n < 1)

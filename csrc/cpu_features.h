@@ -1,6 +1,8 @@
 // What the running CPU (and its OS) can execute. Compiled without ISA flags.
 #pragma once
 
+#include <stddef.h>
+
 #include <string>
 #include <vector>
 
@@ -34,5 +36,20 @@ const CpuFeatures& cpu_features();
 // Rapids core (bench/micro/dpbf16_rate.cpp) one VDPBF16PS issues every 2.2 cycles, one 512-bit
 // FMA every 0.54, so VDPBF16PS does 29 flops a cycle where FMA does 59.
 bool vdpbf16ps_gemm(const CpuFeatures& f);
+
+// The data caches one core sees, in bytes (0: not known), and how many of the CPUs this
+// process may run on share each level. Read from cpuid (leaf 4 on Intel, 0x8000001D on AMD),
+// else from sysconf, else assumed (source "default"): the GEMM driver derives its blocking
+// from them and the conversions their streaming threshold.
+struct CacheSizes {
+  size_t l1d = 0, l2 = 0, l3 = 0;
+  int l2_shared_by = 1, l3_shared_by = 1;  // logical CPUs per cache, as cpuid reports them
+  const char* source = "default";
+};
+const CacheSizes& detected_caches();
+// The sizes in effect: detected, or those of set_cache_sizes (HALFKIT_CACHE_SIZES, for testing
+// how the blocking behaves on another cache hierarchy). A zero leaves that level detected.
+CacheSizes cache_sizes();
+void set_cache_sizes(size_t l1d, size_t l2, size_t l3);
 
 }  // namespace halfkit

@@ -3,7 +3,7 @@
 //   for jc (NC columns of B)
 //     for pc (KC steps of k)              B block kc x nc packed once (in parallel), shared
 //       for ranges of A's row panels, in parallel (two per thread; also column slices of the
-//       B block when there are few rows): A packed about kMCRows rows at a time, per task
+//       B block when there are few rows): A packed MC rows at a time, per task
 //         for jr (NR), for ir (MR): microkernel on an MR x NR tile of C
 #include "common/gemm.h"
 
@@ -13,28 +13,55 @@
 #include <atomic>
 #include <vector>
 
+#include "cpu_features.h"
 #include "threads.h"
 
 namespace halfkit {
 namespace {
 
-// KC packed k steps: a B panel (KC x NR x 4 bytes: 64 KiB at NR = 32) streams from L2 and an
-// A block (MC x KC x 4 bytes: 168 KiB at 84 rows) stays there; each KC step reads and writes
-// all of C once, so a deeper KC means less C traffic (measured: 512 beat 256 by 5-10% at
-// n = 1024-2048 with two threads). NC bounds the shared B block (8 MiB) to L3.
-//
-// MC counts rows, not bytes. At 4096^3 float16 on one thread, 6 panels of 14 rows ran at
-// 161-164 GFLOP/s and 12 panels at 152-156 (5-7 panels alike; with the microkernel's prefetch,
-// 84 rows against 168: 167-168 against 158-159); at KC = 256, 12 panels (the bytes of 6 at
-// KC = 512) were as slow as 12 at 512 (143 against 155). The row count mattered, not the A
-// block's bytes.
+// KC packed k steps is not a tuning knob: each block of KC k steps is summed from zero and then
+// added to C, so KC fixes the bits of every product deeper than it (docs/numerics.md), and it is
+// the same on every machine. A B panel (KC x NR x 4 bytes: 64 KiB at NR = 32, 32 KiB at 16)
+// streams from L2; each KC step reads and writes all of C once, so a deeper KC means less C
+// traffic (measured: 512 beat 256 by 5-10% at n = 1024-2048 with two threads).
 constexpr int kKC = 512;
-constexpr int kMCRows = 84;
-constexpr int kNC = 4096;
-// Up to this many row panels, A is packed whole for each KC step (at most 48 x 14 rows x 512 k
-// x 4 bytes = 1.3 MiB, which stays in a 2 MiB L2) and B panels are packed as they are used
-// (see gemm_few_rows).
-constexpr int kFewRowPanels = 48;
+constexpr size_t kPackedRowBytes = size_t{kKC} * 4;  // one row of A (or column of B), packed
+
+// The rest of the blocking comes from the data caches (cache_sizes(): cpuid, or the override).
+//
+// MC, A's rows packed per block, stays in L2 with room for the B panel in use and the next:
+// at most a third of it, and at most 84 rows. On a core with 2 MiB of L2, at 4096^3 float16 on
+// one thread, 6 panels of 14 rows ran at 161-164 GFLOP/s and 12 panels at 152-156 (5-7 panels
+// alike; with the microkernel's prefetch, 84 rows against 168: 167-168 against 158-159); at
+// KC = 256, 12 panels (the bytes of 6 at KC = 512) were as slow as 12 at 512 (143 against 155).
+// Past the cap the row count mattered, not the A block's bytes.
+constexpr int kMCRowsMax = 84;
+// NC bounds the B block, which every thread reads, to half of L3 (shared with whatever else
+// runs), and to 4096 columns (8 MiB), the widest measured.
+constexpr int kNCMax = 4096;
+
+}  // namespace
+
+GemmBlocking gemm_blocking(const GemmKernel& kern) {
+  const CacheSizes c = cache_sizes();
+  GemmBlocking b;
+  b.kc = kKC;
+  const int mc_rows = static_cast<int>(std::min<size_t>(kMCRowsMax, c.l2 / 3 / kPackedRowBytes));
+  b.mc_panels = std::max(1, mc_rows / kern.mr);
+  // A whole, for each KC step, in two thirds of L2, and at least 48 panels. On 2 MiB at 14 rows
+  // a panel that is the 48 panels (1.3 MiB) measured there. On a Zen 3 core (512 KiB, 6 rows a
+  // panel) two thirds would be 28 panels (168 rows), but A read from L3 for each B panel kept
+  // up: with 168 rows, 256^3 float16 on two threads ran at 147 GFLOP/s against 174 with 288,
+  // 192 x 2048 x 2048 at 161 against 166, 256 x 4096 x 4096 alike (173 and 174).
+  b.few_row_panels = std::max(48, static_cast<int>(c.l2 * 2 / 3 / (kern.mr * kPackedRowBytes)));
+  const size_t l3 = c.l3 ? c.l3 : c.l2;
+  const int nc = static_cast<int>(std::min<size_t>(kNCMax, l3 / 2 / kPackedRowBytes));
+  b.nc = std::max(kern.nr, nc / kern.nr * kern.nr);
+  return b;
+}
+
+namespace {
+
 // Up to this many rows of A, B is streamed unpacked (see GemmKernel::gemv), in blocks of
 // kGemvKBlock rows (a multiple of 4: see GemmKernel::gemv for why that keeps the bits).
 constexpr int kGemvMaxRows = 4;
@@ -178,9 +205,9 @@ void gemm_gemv(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, p
 // One GEMM: C (m x n, float32, row stride ldc) = A (m x k) * B (k x n), 16-bit inputs with
 // byte strides, split into tasks for `threads` threads (1: a product of a batch, whose tasks
 // run on the thread that runs the product).
-void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdiff_t a_cs,
-          const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc, int m, int n,
-          int k, int threads) {
+void gemm(const GemmKernel& kern, const GemmBlocking& blk, int fmt, const char* a, ptrdiff_t a_rs,
+          ptrdiff_t a_cs, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs, float* c, ptrdiff_t ldc,
+          int m, int n, int k, int threads) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     for (int i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
@@ -232,12 +259,12 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
     return;
   }
   const int m_panels = (m + mr - 1) / mr;
-  if (m_panels <= kFewRowPanels) {
+  if (m_panels <= blk.few_row_panels) {
     gemm_few_rows(kern, fmt, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, m, n, k, threads);
     return;
   }
-  for (int jc = 0; jc < n; jc += kNC) {
-    const int nc = std::min(kNC, n - jc);
+  for (int jc = 0; jc < n; jc += blk.nc) {
+    const int nc = std::min(blk.nc, n - jc);
     const int n_panels = (nc + nr - 1) / nr;
     for (int pc = 0; pc < k; pc += kKC) {
       if (stop_requested()) return;
@@ -268,7 +295,7 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
       const int panels_per_split = (n_panels + n_split - 1) / n_split;
       const bool accumulate = pc > 0;
       const size_t a_panel = static_cast<size_t>(kcp / kern.ku) * mr * 4;
-      const int mc_panels = std::max(1, kMCRows / mr);
+      const int mc_panels = blk.mc_panels;
       parallel_for(static_cast<size_t>(m_tasks) * n_split, [&](size_t t) {
         const int mt = static_cast<int>(t) / n_split;
         const int js = static_cast<int>(t) % n_split;
@@ -279,9 +306,9 @@ void gemm(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, ptrdif
         const int blocks = (pi_end - pi_begin + mc_panels - 1) / mc_panels;
         char* ap = static_cast<char*>(scratch(tl_a_buf, a_panel * mc_panels));
         const long span = pi_end - pi_begin;
-        for (int blk = 0; blk < blocks; ++blk) {
-          const int pi = pi_begin + static_cast<int>(blk * span / blocks);
-          const int pi_next = pi_begin + static_cast<int>((blk + 1) * span / blocks);
+        for (int bi = 0; bi < blocks; ++bi) {
+          const int pi = pi_begin + static_cast<int>(bi * span / blocks);
+          const int pi_next = pi_begin + static_cast<int>((bi + 1) * span / blocks);
           const int i0 = pi * mr;
           const int rows = std::min((pi_next - pi) * mr, m - i0);
           kern.pack_a(a + i0 * a_rs + pc * a_cs, a_rs, a_cs, rows, kc, fmt, ap);
@@ -305,6 +332,7 @@ void gemm_batch(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, 
                 const int64_t* a_off, const char* b, ptrdiff_t b_rs, ptrdiff_t b_cs,
                 const int64_t* b_off, float* c, int m, int n, int k, size_t batch) {
   const int threads = get_num_threads();
+  const GemmBlocking blk = gemm_blocking(kern);
   const size_t mn = static_cast<size_t>(m) * n;
   // Enough products to keep every thread busy, or small ones: tasks of whole products, each
   // run on one thread, with no synchronisation inside a product. Otherwise one after another,
@@ -333,14 +361,14 @@ void gemm_batch(const GemmKernel& kern, int fmt, const char* a, ptrdiff_t a_rs, 
         return;
       }
       for (size_t i = i0; i < i1 && !stop_requested(); ++i) {
-        gemm(kern, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m, n, k,
-             1);
+        gemm(kern, blk, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m,
+             n, k, 1);
       }
     });
     return;
   }
   for (size_t i = 0; i < batch && !stop_requested(); ++i) {
-    gemm(kern, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m, n, k,
+    gemm(kern, blk, fmt, a + a_off[i], a_rs, a_cs, b + b_off[i], b_rs, b_cs, c + i * mn, n, m, n, k,
          threads);
   }
 }

@@ -71,6 +71,17 @@ void fill_gemm_avx512(GemmTable& t);
 void fill_gemm_avx512bf16(GemmTable& t);
 #endif
 
+// The driver's blocking for a kernel on the data caches in effect (cache_sizes()): kc, the k
+// steps summed from zero before they are added to C, is fixed (it decides the bits); the rest
+// only decides the order in which tiles are computed.
+struct GemmBlocking {
+  int kc = 0;
+  int mc_panels = 0;       // row panels of A packed per block
+  int nc = 0;              // columns of the B block all threads share
+  int few_row_panels = 0;  // up to this many row panels, A is packed whole for each KC step
+};
+GemmBlocking gemm_blocking(const GemmKernel& kern);
+
 // The driver counts rows, columns and k steps in int and steps up to a block (4096) past the
 // end of each: every dimension must be below this.
 constexpr ptrdiff_t kMaxGemmDim = (ptrdiff_t{1} << 31) - (ptrdiff_t{1} << 20);

@@ -57,11 +57,11 @@ using RoundFn = void (*)(const void* x, void* y, size_t n, uint64_t index0, cons
 // The codes of an 8-bit (or narrower) storage format, for a value already rounded to it
 // (halfkit.astype to ml_dtypes' float8/float6/float4 dtypes; docs/numerics.md).
 struct EncodeSpec {
-  int bits;              // 8, 6 or 4: the sign is bit bits - 1
-  int bias;              // the format's exponent bias
-  int mantissa_bits;     // m
+  int bits;                  // 8, 6 or 4: the sign is bit bits - 1
+  int bias;                  // the format's exponent bias
+  int mantissa_bits;         // m
   uint8_t nan_pos, nan_neg;  // the codes of a NaN, by its sign
-  uint8_t inf;           // the code of +inf (formats with infinities)
+  uint8_t inf;               // the code of +inf (formats with infinities)
 };
 
 // Rounds n contiguous elements of the source type by s and writes their codes. Returns the

@@ -202,8 +202,8 @@ void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spe
   // A local copy: the stores to y could otherwise alias the spec, which the compiler would
   // then reload for every element instead of keeping in registers.
   const RoundSpec s = spec;
-  const U lowest = static_cast<U>(s.tiny_bits) > (U{1} << W) ? static_cast<U>(s.tiny_bits)
-                                                             : U{1} << W;
+  const U lowest =
+      static_cast<U>(s.tiny_bits) > (U{1} << W) ? static_cast<U>(s.tiny_bits) : U{1} << W;
   const U* xs = reinterpret_cast<const U*>(x);
   U* ys = reinterpret_cast<U*>(y);
   // Blocks of 64: the rare lanes of a block are rounded again from x by the full function, one
@@ -267,7 +267,8 @@ inline uint8_t encode_one(typename Src<T>::U r, const EncodeSpec& e) {
   const U sig = (a & ((U{1} << W) - 1)) | (U{1} << W);
   unsigned code;
   if (exp_t >= 1) {
-    code = (static_cast<unsigned>(exp_t) << m) | static_cast<unsigned>((a >> (W - m)) & ((U{1} << m) - 1));
+    code = (static_cast<unsigned>(exp_t) << m) |
+           static_cast<unsigned>((a >> (W - m)) & ((U{1} << m) - 1));
   } else {
     const int shift = W - m + 1 - exp_t;  // a subnormal of the format: its quanta
     code = shift < W + 2 ? static_cast<unsigned>(sig >> shift) : 0u;

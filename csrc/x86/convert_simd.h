@@ -107,6 +107,33 @@ struct SimdTier {
     return true;
   }
 
+  // Two full blocks between float32 and float16 at once, when no value is an infinity or a NaN
+  // on the float16 side (for float32 sources: no overflow either, since exactly the values
+  // from 65520 up round to an infinity): one test on the 16-bit values of both blocks instead
+  // of a compare on each block's float32 lanes, and one store or load for both (AVX2, Zen 3,
+  // 64K elements, one thread, astype(out=): float32 -> float16 6.9 -> 9.2-9.6 Gelem/s, float16
+  // -> float32 7.5 -> 9.2-9.4). Only without kUnder, whose tiny lanes the per-block path tells
+  // apart. Returns
+  // false, having written nothing, for the per-block path to take both.
+  template <class C, bool kStream>
+  static HK_INLINE bool pair_f16(const typename C::Src* s, typename C::Dst* d) {
+    if constexpr (C::kSrc == num::kF32) {
+      const U32 w =
+          V::join16(V::cvt_ps_ph(V::load32(s, V::N)), V::cvt_ps_ph(V::load32(s + V::N, V::N)));
+      if (V::any_inf_nan16(w)) return false;
+      V::template store32<kStream>(d, w, V::N);
+    } else {
+      const U32 w = V::load32(s, V::N);
+      if (V::any_inf_nan16(w)) return false;
+      V::template store32<kStream>(d, V::cvt_ph_ps(V::lo16(w)), V::N);
+      V::template store32<kStream>(d + V::N, V::cvt_ph_ps(V::hi16(w)), V::N);
+    }
+    return true;
+  }
+  template <class C, bool kUnder>
+  static constexpr bool kPairF16 = !kUnder && ((C::kSrc == num::kF32 && C::kDst == num::kF16) ||
+                                               (C::kSrc == num::kF16 && C::kDst == num::kF32));
+
   // Converts n <= V::N elements; returns false (having written nothing) to hand the block to
   // the reference loop. ovf and unf gather the lanes that raise the overflow and underflow flags
   // (unf only with kUnder); a block with lanes whose flags only the reference can tell apart
@@ -249,6 +276,9 @@ struct SimdTier {
     for (; i + 2 * V::N <= n; i += 2 * V::N) {
       if constexpr (C::kDst == num::kBF16 && !V::kNativeBf16) {
         if (pair_to_bf16<C, kUnder, kStream>(s + i, d + i)) continue;
+      }
+      if constexpr (kPairF16<C, kUnder>) {
+        if (pair_f16<C, kStream>(s + i, d + i)) continue;
       }
       if (!block<C, kUnder, kStream>(s + i, d + i, V::N, ovf, unf)) {
         ref_flags |= ref_contig<C>(s + i, d + i, V::N);

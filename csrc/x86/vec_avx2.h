@@ -214,6 +214,16 @@ struct V256 {
   }
   static U32 cvt_ph_ps(U16 h) { return _mm256_castps_si256(_mm256_cvtph_ps(h)); }
   static U32 widen16(U16 h) { return _mm256_cvtepu16_epi32(h); }
+  // 2N 16-bit values as one vector (lo first), and back.
+  static U32 join16(U16 lo, U16 hi) { return _mm256_set_m128i(hi, lo); }
+  static U16 lo16(U32 w) { return _mm256_castsi256_si128(w); }
+  static U16 hi16(U32 w) { return _mm256_extracti128_si256(w, 1); }
+  // Whether any of the 2N float16 values is an infinity or a NaN.
+  static bool any_inf_nan16(U32 w) {
+    const __m256i e = _mm256_set1_epi16(0x7c00);
+    const __m256i m = _mm256_cmpeq_epi16(_mm256_and_si256(w, e), e);
+    return !_mm256_testz_si256(m, m);
+  }
   // Lanes hold values below 2^16, so the saturating pack is a plain truncation.
   static U16 narrow32(U32 v) {
     return _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_packus_epi32(v, v), 0x08));

@@ -217,6 +217,17 @@ struct V512 {
   }
   static U32 cvt_ph_ps(U16 h) { return _mm512_castps_si512(_mm512_cvtph_ps(h)); }
   static U32 widen16(U16 h) { return _mm512_cvtepu16_epi32(h); }
+  // 2N 16-bit values as one vector (lo first), and back.
+  static U32 join16(U16 lo, U16 hi) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+  static U16 lo16(U32 w) { return _mm512_castsi512_si256(w); }
+  static U16 hi16(U32 w) { return _mm512_extracti64x4_epi64(w, 1); }
+  // Whether any of the 2N float16 values is an infinity or a NaN.
+  static bool any_inf_nan16(U32 w) {
+    const __m512i e = _mm512_set1_epi16(0x7c00);
+    return _mm512_cmpeq_epi16_mask(_mm512_and_si512(w, e), e) != 0;
+  }
   static U16 narrow32(U32 v) { return _mm512_cvtepi32_epi16(v); }
 };
 

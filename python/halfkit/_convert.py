@@ -15,6 +15,8 @@ from ._dtypes import float16 as _f16
 from ._dtypes import float32 as _f32
 from ._dtypes import float64 as _f64
 
+_astype_fast = _cpu.astype_fast
+
 _Out = TypeVar("_Out", bound=np.ndarray)
 
 
@@ -94,7 +96,13 @@ def astype(
     Raises TypeError for an unsupported dtype or kind of array, ValueError for an ``out`` of
     the wrong shape or a read-only one; nothing is written then.
     """
-    default = rounding == "nearest-even" and saturate is False and seed is None
+    default = saturate is False and seed is None and rounding == "nearest-even"
+    if default:
+        # The common call, checked in C++ (dtype as a dtype object or scalar type): None where
+        # the general path below must decide.
+        y = _astype_fast(x, dtype, out)
+        if y is not None:
+            return y
     try:
         dst = resolve(dtype)
     except TypeError as e:
@@ -103,8 +111,8 @@ def astype(
             raise TypeError(f"halfkit.astype: {e}, and {_formats.STORAGE_NAMES}") from None
         dst = storage
     else:
-        if default:
-            y = _cpu.astype_fast(x, dst, out)
+        if default and dst is not dtype:
+            y = _astype_fast(x, dst, out)
             if y is not None:
                 return y
     if (

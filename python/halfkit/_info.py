@@ -28,6 +28,16 @@ def kernel_info() -> dict[str, Any]:
         "avx512bf16_gemm": (
             str(_core.avx512bf16_gemm) if "avx512bf16" in _core.isa_supported() else None
         ),
+        # The data caches one core sees (bytes; source "cpuid", "sysconf", "default", or
+        # "override" from HALFKIT_CACHE_SIZES) and the GEMM blocking the tier in use derives
+        # from them (mr x nr register tile; kc k steps per block, fixed: it decides the bits;
+        # mc rows of A and nc columns of B per block; products of up to few_rows rows pack A
+        # whole).
+        "caches": dict(_core.cache_sizes()),
+        "gemm_blocking": {
+            name: dict(_core.gemm_blocking("", code))
+            for name, code in (("float16", 0), ("bfloat16", 1))
+        },
         "threads": _core.get_num_threads(),
         "parallel_min_elements": int(_core.parallel_min_elements),
         "cuda": _cuda_info(),
@@ -96,6 +106,9 @@ def _apply_environment() -> None:
                 f"(compiled: {', '.join(_core.isa_compiled())})"
             )
         _core.set_isa(name)
+    caches = os.environ.get("HALFKIT_CACHE_SIZES")
+    if caches:
+        _core.set_cache_sizes(*parse_cache_sizes(caches))
     threads = os.environ.get("HALFKIT_NUM_THREADS")
     if threads:
         try:
@@ -105,3 +118,28 @@ def _apply_environment() -> None:
         if n < 1:
             raise ValueError(f"HALFKIT_NUM_THREADS={threads!r} must be an integer >= 1")
         _core.set_num_threads(_thread_count(n, "HALFKIT_NUM_THREADS must be"))
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_cache_sizes(text: str) -> tuple[int, int, int]:
+    """HALFKIT_CACHE_SIZES, e.g. "l2=512K,l3=32M": the cache sizes the GEMM blocking is derived
+    from, in place of the detected ones (for trying another machine's hierarchy; results never
+    depend on it). Levels l1d, l2, l3; sizes in bytes with an optional K, M or G (powers of
+    1024). A level not named keeps its detected size."""
+    sizes = {"l1d": 0, "l2": 0, "l3": 0}
+    form = 'comma-separated level=size items, e.g. "l2=512K,l3=32M" (levels l1d, l2, l3)'
+    for item in text.split(","):
+        level, eq, size = (p.strip() for p in item.partition("="))
+        unit = size[-1:].upper() if size[-1:].isalpha() else ""
+        digits = size[: len(size) - len(unit)]
+        if not eq or level.lower() not in sizes or unit not in _UNITS or not digits.isdigit():
+            raise ValueError(f"HALFKIT_CACHE_SIZES={text!r}: cannot read {item.strip()!r}; {form}")
+        value = int(digits) * _UNITS[unit]
+        if not 1 << 10 <= value <= 1 << 40:
+            raise ValueError(
+                f"HALFKIT_CACHE_SIZES={text!r}: {level} = {value} bytes is outside 1K to 1024G"
+            )
+        sizes[level.lower()] = value
+    return sizes["l1d"], sizes["l2"], sizes["l3"]

@@ -39,7 +39,7 @@ struct SimdTier {
   template <bool kSnan>
   static HK_INLINE bool to_bf16(U32 u, U16& r) {
     const U32 a = V::and_(u, V::set1(0x7fffffffu));
-    const M nan = V::gt(a, 0x7f800000u);
+    const M nan = V::gt_mag(a, 0x7f800000u);
     if constexpr (V::kNativeBf16) {
       // VCVTNEPS2BF16 flushes subnormal inputs and keeps NaN payloads; it is exact elsewhere.
       if (!V::any(V::mor(nan, V::in_range(a, 1u, 0x800000u)))) {
@@ -107,19 +107,24 @@ struct SimdTier {
     return true;
   }
 
-  // Two full blocks between float32 and float16 at once, when no value is an infinity or a NaN
-  // on the float16 side (for float32 sources: no overflow either, since exactly the values
-  // from 65520 up round to an infinity): one test on the 16-bit values of both blocks instead
-  // of a compare on each block's float32 lanes, and one store or load for both (AVX2, Zen 3,
-  // 64K elements, one thread, astype(out=): float32 -> float16 6.9 -> 9.2-9.6 Gelem/s, float16
-  // -> float32 7.5 -> 9.2-9.4). Only without kUnder, whose tiny lanes the per-block path tells
-  // apart. Returns
-  // false, having written nothing, for the per-block path to take both.
+  // Two full blocks between float32 (or float64, rounded to odd) and float16 at once, when no
+  // value is an infinity or a NaN on the float16 side (for wider sources: no overflow either,
+  // since exactly the values from 65520 up round to an infinity): one test on the 16-bit values
+  // of both blocks instead of a compare on each block's float32 lanes, and one store or load for
+  // both (AVX2, Zen 3, 64K elements, one thread, astype(out=): float32 -> float16 6.9 -> 9.2-9.6
+  // Gelem/s, float16 -> float32 7.5 -> 9.2-9.4). Only without kUnder, whose tiny lanes the
+  // per-block path tells apart. Returns false, having written nothing, for the per-block path
+  // to take both.
   template <class C, bool kStream>
   static HK_INLINE bool pair_f16(const typename C::Src* s, typename C::Dst* d) {
     if constexpr (C::kSrc == num::kF32) {
       const U32 w =
           V::join16(V::cvt_ps_ph(V::load32(s, V::N)), V::cvt_ps_ph(V::load32(s + V::N, V::N)));
+      if (V::any_inf_nan16(w)) return false;
+      V::template store32<kStream>(d, w, V::N);
+    } else if constexpr (C::kSrc == num::kF64) {
+      const U32 w = V::join16(V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s, V::N))),
+                              V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s + V::N, V::N))));
       if (V::any_inf_nan16(w)) return false;
       V::template store32<kStream>(d, w, V::N);
     } else {
@@ -131,8 +136,9 @@ struct SimdTier {
     return true;
   }
   template <class C, bool kUnder>
-  static constexpr bool kPairF16 = !kUnder && ((C::kSrc == num::kF32 && C::kDst == num::kF16) ||
-                                               (C::kSrc == num::kF16 && C::kDst == num::kF32));
+  static constexpr bool kPairF16 =
+      !kUnder && (((C::kSrc == num::kF32 || C::kSrc == num::kF64) && C::kDst == num::kF16) ||
+                  (C::kSrc == num::kF16 && C::kDst == num::kF32));
 
   // Converts n <= V::N elements; returns false (having written nothing) to hand the block to
   // the reference loop. ovf and unf gather the lanes that raise the overflow and underflow flags
@@ -199,7 +205,7 @@ struct SimdTier {
       // One compare finds every lane at or above 65520 (overflow, inf, NaN), and with kUnder a
       // second every non-zero one below 2^-14 (underflow candidates); only blocks that have
       // one pay for telling them apart, in one branch.
-      const M big = V::gt(a, 0x477fefffu);
+      const M big = V::gt_mag(a, 0x477fefffu);
       const M tiny = kUnder && S != kBF16 ? V::in_range(a, 1u, 0x38800000u) : V::mnone();
       if (V::any(V::mor(big, tiny))) {
         if constexpr (S == kF32) {
@@ -208,7 +214,7 @@ struct SimdTier {
         }
         if constexpr (S == kF64) {
           // The float16 NaN keeps the float64 payload unquieted; the narrowing quieted it.
-          if (V::any(V::gt(a, 0x7f800000u))) return false;
+          if (V::any(V::gt_mag(a, 0x7f800000u))) return false;
         }
         ovf = V::mor(ovf, V::in_range(a, 0x477ff000u, 0x7f800000u));
         // numpy's underflow: a non-zero value below 2^-14 whose float16 is inexact (f is exact,
@@ -223,7 +229,7 @@ struct SimdTier {
         const U32 qnan =
             V::or_(V::and_(V::template srli<16>(f), V::set1(0x8000u)), V::set1(0x7e00u));
         V::template store16<kStream>(
-            d, V::narrow32(V::select(V::gt(a, 0x7f800000u), qnan, V::widen16(h))), n);
+            d, V::narrow32(V::select(V::gt_mag(a, 0x7f800000u), qnan, V::widen16(h))), n);
       } else {
         V::template store16<kStream>(d, h, n);
       }
@@ -246,6 +252,28 @@ struct SimdTier {
       }
     }
     return contig_blocks<C, kUnder, false>(s, d, n);
+  }
+
+  // Two full blocks, each by block() or else the reference; returns the reference's flags.
+  template <class C, bool kUnder, bool kStream>
+  static HK_INLINE unsigned two_blocks(const typename C::Src* s, typename C::Dst* d, M& ovf,
+                                       M& unf) {
+    unsigned ref_flags = 0;
+    for (size_t h = 0; h < 2 * V::N; h += V::N) {
+      if (!block<C, kUnder, kStream>(s + h, d + h, V::N, ovf, unf)) {
+        ref_flags |= ref_contig<C>(s + h, d + h, V::N);
+      }
+    }
+    return ref_flags;
+  }
+  // The same, out of line, for the pairs a pair path declined: inlined, its branches kept so
+  // many values live across the pair loop that the compiler rebuilt its constants on every
+  // iteration and spilled vectors to the stack (AVX2, float64 -> bfloat16: about 75
+  // instructions per 16 elements instead of 55; 2.3 -> 2.7 Gelem/s at 64K, one thread).
+  template <class C, bool kUnder, bool kStream>
+  [[gnu::noinline]] static unsigned two_blocks_cold(const typename C::Src* s, typename C::Dst* d,
+                                                    M& ovf, M& unf) {
+    return two_blocks<C, kUnder, kStream>(s, d, ovf, unf);
   }
 
   template <class C, bool kUnder, bool kStream>
@@ -273,18 +301,14 @@ struct SimdTier {
     // Two blocks per iteration: the blocks are independent, and the wider loop body lets the
     // core overlap their conversions (measured on AVX-512: +20% for float64 sources, a few
     // percent elsewhere).
+    constexpr bool kPair = (C::kDst == num::kBF16 && !V::kNativeBf16) || kPairF16<C, kUnder>;
     for (; i + 2 * V::N <= n; i += 2 * V::N) {
-      if constexpr (C::kDst == num::kBF16 && !V::kNativeBf16) {
-        if (pair_to_bf16<C, kUnder, kStream>(s + i, d + i)) continue;
-      }
-      if constexpr (kPairF16<C, kUnder>) {
-        if (pair_f16<C, kStream>(s + i, d + i)) continue;
-      }
-      if (!block<C, kUnder, kStream>(s + i, d + i, V::N, ovf, unf)) {
-        ref_flags |= ref_contig<C>(s + i, d + i, V::N);
-      }
-      if (!block<C, kUnder, kStream>(s + i + V::N, d + i + V::N, V::N, ovf, unf)) {
-        ref_flags |= ref_contig<C>(s + i + V::N, d + i + V::N, V::N);
+      if constexpr (kPair) {
+        const bool done = C::kDst == num::kBF16 ? pair_to_bf16<C, kUnder, kStream>(s + i, d + i)
+                                                : pair_f16<C, kStream>(s + i, d + i);
+        if (!done) ref_flags |= two_blocks_cold<C, kUnder, kStream>(s + i, d + i, ovf, unf);
+      } else {
+        ref_flags |= two_blocks<C, kUnder, kStream>(s + i, d + i, ovf, unf);
       }
     }
     for (; i + V::N <= n; i += V::N) {

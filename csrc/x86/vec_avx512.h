@@ -113,7 +113,7 @@ struct V512 {
   static M in_range(U32 a, uint32_t lo, uint32_t hi) {
     return _mm512_cmplt_epu32_mask(_mm512_sub_epi32(a, set1(lo)), set1(hi - lo));
   }
-  static M gt(U32 a, uint32_t b) { return _mm512_cmpgt_epu32_mask(a, set1(b)); }
+  static M gt_mag(U32 a, uint32_t b) { return _mm512_cmpgt_epu32_mask(a, set1(b)); }
   static M eq(U32 a, uint32_t b) { return _mm512_cmpeq_epi32_mask(a, set1(b)); }
   static bool any_nan16(U16 h) {
     const __m256i a = _mm256_and_si256(h, _mm256_set1_epi16(0x7fff));

@@ -119,14 +119,14 @@ bool underflow_wanted() {
 }
 
 // Conversions of fewer elements keep the GIL, as numpy's own casts do below 500: they end in
-// well under a microsecond, and releasing and taking it back cost a fifth of a 16-element call.
+// well under a microsecond, and handing the GIL over and back is a large part of such a call.
 constexpr size_t kHoldGilElements = 512;
 
-// Runs a conversion between arrays already checked, with the GIL released (see
-// kHoldGilElements). fresh_dst: dst was
-// just allocated, so its pages are first touched here; the kernel zeroes each page into the
-// cache on that first touch, and writing around the cache would then cost more than it saves
-// (64M elements, float16 -> float64, 2 threads: 48 ms with ordinary stores, 62 ms streaming).
+// Runs a conversion between arrays already checked, with the GIL released (unless it is
+// shorter than kHoldGilElements). fresh_dst: dst was just allocated, so its pages are first
+// touched here; the kernel zeroes each page into the cache on that first touch, and writing
+// around the cache would then cost more than it saves (64M elements, float16 -> float64, 2
+// threads: 48 ms with ordinary stores, 62 ms streaming).
 unsigned run_convert(ConvertFn fn, const py::array& src, py::array& dst, int sf, int df,
                      bool fresh_dst, bool underflow) {
   const char* s = static_cast<const char*>(src.data());

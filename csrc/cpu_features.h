@@ -37,13 +37,13 @@ const CpuFeatures& cpu_features();
 // FMA every 0.54, so VDPBF16PS does 29 flops a cycle where FMA does 59.
 bool vdpbf16ps_gemm(const CpuFeatures& f);
 
-// The data caches one core sees, in bytes (0: not known), and how many of the CPUs this
-// process may run on share each level. Read from cpuid (leaf 4 on Intel, 0x8000001D on AMD),
-// else from sysconf, else assumed (source "default"): the GEMM driver derives its blocking
-// from them and the conversions their streaming threshold.
+// The data caches one core sees, in bytes (0: not known), and how many logical CPUs share each
+// level. Read from cpuid (leaf 4 on Intel, 0x8000001D on AMD), else from sysconf, else assumed
+// (source "default"): the GEMM driver derives its blocking from them. (The conversions'
+// streaming threshold is a measured constant, kStreamMinBytes, not derived from them yet.)
 struct CacheSizes {
   size_t l1d = 0, l2 = 0, l3 = 0;
-  int l2_shared_by = 1, l3_shared_by = 1;  // logical CPUs per cache, as cpuid reports them
+  int l2_shared_by = 1, l3_shared_by = 1;
   const char* source = "default";
 };
 const CacheSizes& detected_caches();

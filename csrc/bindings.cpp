@@ -588,6 +588,54 @@ PYBIND11_MODULE(_core, m) {
       "halfkit.round's kernel: x (C-contiguous float32 or float64) rounded into y by the "
       "RoundSpec these fields make (common/kernels.h); the Python layer derives them.");
   m.def(
+      "fixed_point",
+      [](const py::array& x, py::array& y, int mode, int fraction_bits, uint64_t hi,
+         uint64_t lo_magnitude, uint64_t mask, bool is_signed, bool wrap, double scale,
+         uint64_t seed, const std::string& tier) {
+        const py::ssize_t size = x.itemsize();
+        const bool values = y.dtype().kind() == 'f';
+        const py::ssize_t out_bytes = y.itemsize();
+        if ((size != 4 && size != 8) || (values && out_bytes != size) ||
+            (!values && out_bytes != 1 && out_bytes != 2 && out_bytes != 4 && out_bytes != 8) ||
+            x.size() != y.size() || !(x.flags() & py::array::c_style) ||
+            !(y.flags() & py::array::c_style) || !y.writeable() || mode < kRoundNearestEven ||
+            mode > kRoundStochastic) {
+          throw py::value_error(
+              "fixed_point: x C-contiguous float32/float64, y C-contiguous values of x's type "
+              "or integer codes");
+        }
+        const FixedSpec spec{mode,
+                             fraction_bits,
+                             hi,
+                             lo_magnitude,
+                             mask,
+                             is_signed,
+                             wrap,
+                             values ? 0 : static_cast<int>(out_bytes),
+                             scale,
+                             static_cast<uint32_t>(seed),
+                             static_cast<uint32_t>(seed >> 32)};
+        const FixedFn fn =
+            convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).fixed[size == 8];
+        const char* src = static_cast<const char*>(x.data());
+        char* dst = static_cast<char*>(y.mutable_data());
+        const size_t step = values ? static_cast<size_t>(size) : static_cast<size_t>(out_bytes);
+        std::atomic<unsigned> flags{0};
+        {
+          py::gil_scoped_release nogil;
+          for_blocks(static_cast<size_t>(x.size()), [&](size_t first, size_t len) {
+            flags.fetch_or(fn(src + first * size, dst + first * step, len, first, spec));
+          });
+        }
+        return flags.load();
+      },
+      py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("fraction_bits"), py::arg("hi"),
+      py::arg("lo_magnitude"), py::arg("mask"), py::arg("is_signed"), py::arg("wrap"),
+      py::arg("scale"), py::arg("seed"), py::arg("tier") = std::string(),
+      "halfkit.fixed_point's kernel: x (C-contiguous float32 or float64) as the codes (integer "
+      "y) or values (y of x's type) of the FixedSpec these fields make (common/kernels.h); "
+      "returns the flags (invalid where an element has no code).");
+  m.def(
       "encode",
       [](const py::array& x, py::array& codes, const py::tuple& round_spec,
          const py::tuple& encode_spec, const std::string& tier) {

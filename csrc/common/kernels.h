@@ -70,12 +70,33 @@ struct EncodeSpec {
 using EncodeFn = unsigned (*)(const void* x, uint8_t* codes, size_t n, uint64_t index0,
                               const RoundSpec& s, const EncodeSpec& e);
 
+// A fixed-point format as common/round.h uses it (halfkit.fixed_point; docs/numerics.md,
+// "Fixed point"): codes of w bits, two's complement or unsigned, worth code * 2^-n.
+struct FixedSpec {
+  int mode;               // RoundMode
+  int fraction_bits;      // n (negative: a quantum above 1)
+  uint64_t hi;            // the largest code
+  uint64_t lo_magnitude;  // the magnitude of the smallest code: 2^(w-1) signed, 0 unsigned
+  uint64_t mask;          // the word's w bits, for wrap
+  bool is_signed;
+  bool wrap;            // overflow wraps modulo 2^w; otherwise it saturates
+  int out_bytes;        // 1, 2, 4 or 8: integer codes; 0: values code * 2^-n in x's type
+  double scale;         // 2^-n, exact in x's type when out_bytes is 0
+  uint32_t key0, key1;  // stochastic rounding's seed
+};
+
+// n contiguous elements of the source type as fixed-point codes or values; index0 is the first
+// one's index in C order. Returns kFlagInvalid where an element has no code (NaN, and
+// infinities that wrap); its code is then 0 and its value NaN.
+using FixedFn = unsigned (*)(const void* x, void* y, size_t n, uint64_t index0, const FixedSpec& f);
+
 struct ConvertTable {
   // [src][dst]; null where the pair is not a 16-bit conversion (float32 <-> float64 and
   // same-format copies are left to numpy).
   ConvertFn fn[num::kNumFormats][num::kNumFormats] = {};
   RoundFn round[2] = {};    // float32, float64 sources
   EncodeFn encode[2] = {};  // float32, float64 sources
+  FixedFn fixed[2] = {};    // float32, float64 sources
 };
 
 // Each tier fills the table with its own kernels. Defined in that tier's translation unit; the

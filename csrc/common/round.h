@@ -229,26 +229,34 @@ void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spe
   }
 }
 
+// f(std::integral_constant<int, mode>{}): a run-time mode as the template parameter of the
+// kernels, one instance per mode.
+template <class F>
+inline decltype(auto) with_mode(int mode, F&& f) {
+  using std::integral_constant;
+  switch (mode) {
+    case kRoundNearestEven:
+      return f(integral_constant<int, kRoundNearestEven>{});
+    case kRoundNearestAway:
+      return f(integral_constant<int, kRoundNearestAway>{});
+    case kRoundTowardZero:
+      return f(integral_constant<int, kRoundTowardZero>{});
+    case kRoundUp:
+      return f(integral_constant<int, kRoundUp>{});
+    case kRoundDown:
+      return f(integral_constant<int, kRoundDown>{});
+    case kRoundToOdd:
+      return f(integral_constant<int, kRoundToOdd>{});
+    default:
+      return f(integral_constant<int, kRoundStochastic>{});
+  }
+}
+
 template <class T>
 void round_any(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s) {
-  const T* xs = static_cast<const T*>(x);
-  T* ys = static_cast<T*>(y);
-  switch (s.mode) {
-    case kRoundNearestEven:
-      return round_run<T, kRoundNearestEven>(xs, ys, n, index0, s);
-    case kRoundNearestAway:
-      return round_run<T, kRoundNearestAway>(xs, ys, n, index0, s);
-    case kRoundTowardZero:
-      return round_run<T, kRoundTowardZero>(xs, ys, n, index0, s);
-    case kRoundUp:
-      return round_run<T, kRoundUp>(xs, ys, n, index0, s);
-    case kRoundDown:
-      return round_run<T, kRoundDown>(xs, ys, n, index0, s);
-    case kRoundToOdd:
-      return round_run<T, kRoundToOdd>(xs, ys, n, index0, s);
-    default:
-      return round_run<T, kRoundStochastic>(xs, ys, n, index0, s);
-  }
+  with_mode(s.mode, [&](auto mode) {
+    round_run<T, decltype(mode)::value>(static_cast<const T*>(x), static_cast<T*>(y), n, index0, s);
+  });
 }
 
 // The code of r, a value of the storage format (the result of round_one for it) held in the
@@ -311,6 +319,209 @@ unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, co
   return flags;
 }
 
+// ---- fixed point ----------------------------------------------------------------------------
+
+// A word's constants in the integer width L of a kernel's lanes.
+template <class L>
+struct FixedLanes {
+  L hi, lo_magnitude, mask;
+  L top, extend;  // a signed word's sign bit, and the bits above the word set when it is set
+  L wrap_mask;    // all ones for wrap: a select of the loop-invariant flag defeats GCC's vectoriser
+  int fraction_bits;
+  uint32_t key0, key1;
+};
+
+template <class L>
+inline FixedLanes<L> fixed_lanes(const FixedSpec& f) {
+  const L lmax = static_cast<L>(~L{0});
+  const auto clamp = [&](uint64_t v) { return v < lmax ? static_cast<L>(v) : lmax; };
+  const L mask = static_cast<L>(f.mask);
+  return {clamp(f.hi),
+          clamp(f.lo_magnitude),
+          mask,
+          static_cast<L>((f.mask >> 1) + 1),
+          f.is_signed ? static_cast<L>(~mask) : L{0},
+          f.wrap ? static_cast<L>(~L{0}) : L{0},
+          f.fraction_bits,
+          f.key0,
+          f.key1};
+}
+
+// The code of one element, in integers of L: x * 2^n = M * 2^s for the source's significand M,
+// rounded to an integer by the mode when s < 0 (exact otherwise), then saturated to or wrapped
+// into the word. With L of 64 bits every element is answered: M * 2^s modulo 2^64 is exact for
+// any s, which is all wrap needs, and a 53-bit M never carries out. With L of the float32
+// source's 32 bits (words of up to 32 bits), rare says the element is not answered: NaN, an
+// infinity, or M * 2^s past 2^31. none says the element has no code (NaN, a wrapped infinity).
+template <class T, int kMode, class L>
+inline L fixed_code(typename Src<T>::U u, uint64_t index, const FixedLanes<L>& f, L& rare,
+                    L& none) {
+  using U = typename Src<T>::U;
+  using S = std::make_signed_t<U>;
+  constexpr S W = Src<T>::kW, B = Src<T>::kBias;
+  constexpr int kBits = 8 * sizeof(L);
+  constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
+  constexpr U kInf = ((U{1} << (8 * sizeof(U) - 1 - W)) - 1) << W;
+  // Conditions are integers of L (0 or 1), not bools, so that the compiler keeps every lane in
+  // one vector width.
+  const L neg = static_cast<L>(u >> (8 * sizeof(U) - 1));
+  const U a = u & ~kSign;
+  const S E = static_cast<S>(a >> W);
+  const L M = static_cast<L>(E > 0 ? (a & ((U{1} << W) - 1)) | (U{1} << W) : a);
+  const S s = (E > 0 ? E : 1) - B - W + static_cast<S>(f.fraction_bits);
+
+  // s >= 0: exact; huge when M * 2^s does not fit in L.
+  const S sh = s < kBits - 1 ? (s > 0 ? s : 0) : kBits - 1;
+  const L shifted = M << sh;
+  const L huge = static_cast<L>(s >= kBits) | static_cast<L>((shifted >> sh) != M);
+  const L exact = shifted & (L{0} - static_cast<L>(s < kBits));
+
+  // s < 0: d bits dropped. Past kBits - 1 every bit of M is dropped, and the mask, the half
+  // and the shift of kBits - 1 give that already (M has at most kBits - 11 bits); past W + 33
+  // the dropped part's 2^-32 units are 0, so d is clamped there for the stochastic comparison.
+  S d = s < 0 ? -s : 1;
+  d = d < W + 34 ? d : W + 34;
+  const S dm = d < kBits ? d : kBits - 1;
+  const L q0 = M >> dm;
+  const L rem = M & ((L{1} << dm) - 1);
+  const L half = L{1} << (dm - 1);
+  const L odd = q0 & 1;
+  const L inexact = static_cast<L>(rem != 0);
+  L up = 0;
+  switch (kMode) {
+    case kRoundNearestEven:
+      up = static_cast<L>(rem + odd > half);
+      break;
+    case kRoundNearestAway:
+      up = static_cast<L>(rem >= half);
+      break;
+    case kRoundTowardZero:
+      break;
+    case kRoundUp:
+      up = inexact & (neg ^ 1);
+      break;
+    case kRoundDown:
+      up = inexact & neg;
+      break;
+    case kRoundToOdd:
+      up = inexact & (odd ^ 1);
+      break;
+    default:  // stochastic
+      up = static_cast<L>(L{random32(index, f.key0, f.key1)} < scaled32<L, S>(rem, d));
+  }
+  const L q = s >= 0 ? exact : q0 + up;
+  const L big = static_cast<L>(s >= 0) & huge;
+
+  L wrapped = (neg ? L{0} - q : q) & f.mask;
+  wrapped |= (wrapped & f.top) != 0 ? f.extend : 0;
+  const L saturated =
+      neg ? ((big | static_cast<L>(q > f.lo_magnitude)) ? L{0} - f.lo_magnitude : L{0} - q)
+          : ((big | static_cast<L>(q > f.hi)) ? f.hi : q);
+  L code = (wrapped & f.wrap_mask) | (saturated & ~f.wrap_mask);
+  if constexpr (kBits == 32) {
+    rare = static_cast<L>(a >= kInf) | big |
+           (static_cast<L>(s >= 0) & static_cast<L>(q > (L{1} << 31)));
+    none = 0;
+    return code;
+  } else {
+    rare = 0;
+    none = static_cast<L>(a > kInf) | (static_cast<L>(a == kInf) & f.wrap_mask & 1);
+    const L inf_code = neg ? L{0} - f.lo_magnitude : f.hi;
+    code = a == kInf ? inf_code : code;
+    return none ? 0 : code;
+  }
+}
+
+// Blocks of codes in L, the rare lanes of a block answered again in 64 bits, then written as
+// codes or values.
+template <class T, int kMode, class L>
+unsigned fixed_blocks(const T* x, void* y, size_t n, uint64_t index0, const FixedSpec& spec) {
+  using U = typename Src<T>::U;
+  using SL = std::make_signed_t<L>;
+  constexpr int W = Src<T>::kW;
+  constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
+  constexpr U kInf = ((U{1} << (8 * sizeof(U) - 1 - W)) - 1) << W;
+  constexpr U kQuiet = U{1} << (W - 1);
+  // Local copies: stores to y could otherwise alias the spec.
+  const FixedLanes<L> f = fixed_lanes<L>(spec);
+  const FixedLanes<uint64_t> f64 = fixed_lanes<uint64_t>(spec);
+  const int out_bytes = spec.out_bytes;
+  const T scale = static_cast<T>(spec.scale);
+  const U* xs = reinterpret_cast<const U*>(x);
+  constexpr size_t kBlock = 256;
+  L codes[kBlock], rare[kBlock], none[kBlock];
+  unsigned flags = 0;
+  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+    const U* xb = xs + i0;
+    L any = 0, any_none = 0;
+    for (size_t j = 0; j < len; ++j) {
+      codes[j] = fixed_code<T, kMode, L>(xb[j], index0 + i0 + j, f, rare[j], none[j]);
+      any |= rare[j];
+      any_none |= none[j];
+    }
+    if constexpr (sizeof(L) == 4) {
+      for (size_t j = 0; any && j < len; ++j) {
+        if (!rare[j]) continue;
+        uint64_t unused, none64;
+        codes[j] = static_cast<L>(
+            fixed_code<T, kMode, uint64_t>(xb[j], index0 + i0 + j, f64, unused, none64));
+        none[j] = static_cast<L>(none64);
+        any_none |= none[j];
+      }
+    }
+    switch (out_bytes) {
+      case 1:
+        for (size_t j = 0; j < len; ++j) static_cast<uint8_t*>(y)[i0 + j] = codes[j];
+        break;
+      case 2:
+        for (size_t j = 0; j < len; ++j) static_cast<uint16_t*>(y)[i0 + j] = codes[j];
+        break;
+      case 4:
+        for (size_t j = 0; j < len; ++j) static_cast<uint32_t*>(y)[i0 + j] = codes[j];
+        break;
+      case 8:
+        for (size_t j = 0; j < len; ++j) static_cast<uint64_t*>(y)[i0 + j] = codes[j];
+        break;
+      default: {
+        // Values: a code has at most the source's significand bits (the Python layer checks),
+        // so the conversion and the power-of-two scale are exact.
+        T* ys = static_cast<T*>(y) + i0;
+        for (size_t j = 0; j < len; ++j) ys[j] = static_cast<T>(static_cast<SL>(codes[j])) * scale;
+        if (any_none) {
+          // NaN stays NaN (quieted, its sign kept); an infinity that wraps becomes NaN.
+          U* yu = reinterpret_cast<U*>(ys);
+          for (size_t j = 0; j < len; ++j) {
+            if (none[j]) yu[j] = xb[j] | kInf | kQuiet;
+          }
+        }
+      }
+    }
+    for (size_t j = 0; any_none && j < len; ++j) {
+      // A NaN's value is NaN without a flag, as arithmetic propagates it; a NaN's code and a
+      // wrapped infinity have no answer, as numpy's float -> int casts report.
+      if (none[j] && (out_bytes != 0 || (xb[j] & ~kSign) == kInf)) flags |= kFlagInvalid;
+    }
+  }
+  return flags;
+}
+
+template <class T, int kMode>
+unsigned fixed_run(const T* x, void* y, size_t n, uint64_t index0, const FixedSpec& f) {
+  // float32 sources and words of up to 32 bits: 32-bit lanes, eight to an AVX2 register.
+  if constexpr (sizeof(T) == 4) {
+    if (f.mask <= 0xffffffffu) return fixed_blocks<T, kMode, uint32_t>(x, y, n, index0, f);
+  }
+  return fixed_blocks<T, kMode, uint64_t>(x, y, n, index0, f);
+}
+
+template <class T>
+unsigned fixed_any(const void* x, void* y, size_t n, uint64_t index0, const FixedSpec& f) {
+  return with_mode(f.mode, [&](auto mode) {
+    return fixed_run<T, decltype(mode)::value>(static_cast<const T*>(x), y, n, index0, f);
+  });
+}
+
 }  // namespace rnd
 
 // Every tier's translation unit calls this with its own compiler flags.
@@ -319,6 +530,8 @@ inline void fill_round(ConvertTable& t) {
   t.round[1] = &rnd::round_any<double>;
   t.encode[0] = &rnd::encode_any<float>;
   t.encode[1] = &rnd::encode_any<double>;
+  t.fixed[0] = &rnd::fixed_any<float>;
+  t.fixed[1] = &rnd::fixed_any<double>;
 }
 
 }  // namespace

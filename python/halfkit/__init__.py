@@ -7,6 +7,7 @@ refuse_subinterpreters()  # before the compiled module and numpy are loaded
 
 from ._convert import astype, to_bfloat16, to_float16, to_float32, to_float64  # noqa: E402
 from ._dtypes import bfloat16  # noqa: E402
+from ._fixed import fixed_point  # noqa: E402
 from ._formats import FORMATS, Format, round  # noqa: E402
 from ._info import _apply_environment, get_num_threads, kernel_info, set_num_threads  # noqa: E402
 from ._matmul import matmul  # noqa: E402
@@ -19,6 +20,7 @@ __all__ = [
     "Format",
     "astype",
     "bfloat16",
+    "fixed_point",
     "get_num_threads",
     "kernel_info",
     "matmul",

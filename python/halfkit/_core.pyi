@@ -70,6 +70,20 @@ def round(
     seed: int,
     tier: str = "",
 ) -> None: ...
+def fixed_point(
+    x: np.ndarray,
+    y: np.ndarray,
+    mode: int,
+    fraction_bits: int,
+    hi: int,
+    lo_magnitude: int,
+    mask: int,
+    is_signed: bool,
+    wrap: bool,
+    scale: float,
+    seed: int,
+    tier: str = "",
+) -> int: ...
 def encode(
     x: np.ndarray,
     codes: np.ndarray,

@@ -34,6 +34,7 @@ _PROBES = {
         "invalid": lambda: numpy_dot(np.array([np.inf], _F16), np.array([0.0], _F16)),
     },
 }
+_PROBES["fixed_point"] = _PROBES["cast"]  # numpy's float -> int casts raise "invalid"
 _FLAGS = ((1, "over", "overflow"), (2, "under", "underflow"), (4, "invalid", "invalid value"))
 _PACKAGE = __name__.rpartition(".")[0]
 

@@ -293,6 +293,21 @@ def _flag(value: Any, name: str) -> bool:
     return bool(value)
 
 
+def check_out(who: str, out: Any, dtypes: tuple[np.dtype, ...], what: str, shape: tuple) -> None:
+    """out= as round and fixed_point take it: None, or a writeable numpy array of shape and of
+    one of dtypes (named by what in the error)."""
+    if out is None:
+        return
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{who}: out must be a numpy array, got {type(out).__name__}")
+    if out.dtype not in dtypes:
+        raise ValueError(f"{who}: out must have {what} ({dtypes[0]}), got {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"{who}: out must have x's shape {shape}, got {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{who}: out is read-only")
+
+
 def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in halfkit's namespace
     x: np.ndarray,
     fmt: Format | str | Any,
@@ -342,15 +357,7 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
         raise ValueError(f"round: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}")
     spec = _spec(f, dt, _flag(subnormals, "subnormals"), _flag(saturate, "saturate"))
     key = _seed(seed, rounding)
-    if out is not None:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"round: out must be a numpy array, got {type(out).__name__}")
-        if out.dtype != x.dtype.newbyteorder("=") and out.dtype != x.dtype:
-            raise ValueError(f"round: out must have x's dtype ({dt}), got {out.dtype}")
-        if out.shape != x.shape:
-            raise ValueError(f"round: out must have x's shape {x.shape}, got {out.shape}")
-        if not out.flags.writeable:
-            raise ValueError("round: out is read-only")
+    check_out("round", out, (dt, x.dtype), "x's dtype", x.shape)
     src = np.ascontiguousarray(x, dtype=dt)
     direct = (
         out is not None

@@ -37,3 +37,21 @@ def test_requirements_file_matches_test_extra():
     lines = (ROOT / "tests" / "requirements.txt").read_text().splitlines()
     reqs = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     assert sorted(reqs) == sorted(extra)
+
+
+def test_readme_python_blocks_run():
+    """The usage the README shows runs as shown, block after block in one namespace (CuPy and
+    dask are named there in prose only)."""
+    import halfkit
+
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, "README.md shows no Python usage"
+    namespace: dict = {}
+    threads = halfkit.get_num_threads()
+    try:
+        for block in blocks:
+            exec(compile(block, "README.md", "exec"), namespace)
+    finally:
+        halfkit.unpatch_numpy()
+        halfkit.set_num_threads(threads)

@@ -105,7 +105,7 @@ inline typename Src<T>::U round_one(typename Src<T>::U u, uint64_t index, const 
   const bool negative = sign != 0;
   const S E = static_cast<S>(a >> W);
   const S e = (E > 0 ? E : 1) - B;
-  const U r32 = kMode == kRoundStochastic ? random32(index, s.key0, s.key1) : 0;
+  const uint32_t r32 = kMode == kRoundStochastic ? random32(index, s.key0, s.key1) : 0;
 
   // At or above T: a multiple of 2^drop of the pattern.
   S below = static_cast<S>(s.emin_sub) - e;
@@ -151,23 +151,38 @@ inline typename Src<T>::U round_one(typename Src<T>::U u, uint64_t index, const 
 // The common case, in fewer operations: a normal input whose result lies between T and the
 // largest finite value, rounded as (a + add) & ~mask, the add chosen per mode to carry exactly
 // where round_up says up (stochastic: the dropped bits plus the complement of the random
-// bits' top drop bits carry exactly when those bits are below the dropped bits). rare (0 or 1)
-// says where that does not hold (subnormal or tiny inputs, results past the largest finite
-// value, infinities and NaNs), and round_one must answer instead.
-template <class T, int kMode>
+// bits' top drop bits carry exactly when those bits are below the dropped bits); with kTiny,
+// also an input below T (zeros included), which gives 0 or T as round_one's tiny path decides.
+// rare (0 or all ones) says where it does not answer (inputs below the smallest normal of
+// either type, and below T with kTiny only; results past the largest finite value, infinities
+// and NaNs), and round_one must answer instead.
+template <class U>
+struct CommonBounds {
+  U lowest;     // the smallest input whose result round_common computes from its quantum
+  U half_tiny;  // T / 2
+  U zero_sign;  // all ones where a zero result keeps its sign: a mask, as GCC's vectoriser
+                // gives up on a select of a loop-invariant bool (or of a 0/1 made from one)
+};
+
+template <class T, int kMode, bool kTiny>
 inline typename Src<T>::U round_common(typename Src<T>::U u, uint64_t index, const RoundSpec& s,
-                                       typename Src<T>::U lowest, typename Src<T>::U& rare) {
+                                       const CommonBounds<typename Src<T>::U>& bounds,
+                                       typename Src<T>::U& rare) {
   using U = typename Src<T>::U;
   using S = std::make_signed_t<U>;
   constexpr S W = Src<T>::kW, B = Src<T>::kBias;
   constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
   const U sign = u & kSign;
+  const U neg = u >> (8 * sizeof(U) - 1);
   const U a = u & ~kSign;
-  S below = static_cast<S>(s.emin_sub) + B - static_cast<S>(a >> W);
+  const U tiny_bits = static_cast<U>(s.tiny_bits);
+  const S E = static_cast<S>(a >> W);
+  S below = static_cast<S>(s.emin_sub) + B - E;
   below = below > 0 ? below : 0;
   S drop = W - static_cast<S>(s.mantissa_bits) + below;
   drop = drop < W ? drop : W;
   const U mask = (U{1} << drop) - 1;
+  const uint32_t r32 = kMode == kRoundStochastic ? random32(index, s.key0, s.key1) : 0;
   U r;
   if (kMode == kRoundToOdd) {
     // Inexact: set the last kept bit (where it is the implicit bit, it is set already).
@@ -184,15 +199,54 @@ inline typename Src<T>::U round_common(typename Src<T>::U u, uint64_t index, con
     } else if (kMode == kRoundDown) {
       add = sign ? mask : 0;
     } else if (kMode == kRoundStochastic) {
-      const U flip = static_cast<U>(~random32(index, s.key0, s.key1));
+      const U flip = static_cast<U>(~r32);
       const S sl = drop > 32 ? drop - 32 : 0;
       const S sr = drop < 32 ? 32 - drop : 0;
       add = ((flip << sl) >> (sr >> 1)) >> (sr - (sr >> 1));
     }
     r = (a + add) & ~mask;
   }
-  rare = static_cast<U>(a < lowest) | static_cast<U>(r > static_cast<U>(s.max_bits));
-  return sign | r;
+
+  const auto m = [](bool c) { return U{0} - static_cast<U>(c); };
+  if constexpr (!kTiny) {
+    rare = m(a < bounds.lowest) | m(r > static_cast<U>(s.max_bits));
+    return sign | r;
+  }
+  // Below T: T or 0 (a tie goes to 0, whose last bit is even). Patterns compare as values.
+  // Lane conditions are masks (all ones or 0), as vector compares give them: with bools, or
+  // 0/1 integers made from them, GCC 12 mixes boolean widths and gives up on the loop.
+  const U nonzero = m(a != 0);
+  U up_tiny = 0;
+  switch (kMode) {
+    case kRoundNearestEven:
+      up_tiny = m(a > bounds.half_tiny);
+      break;
+    case kRoundNearestAway:
+      up_tiny = m(a >= bounds.half_tiny) & nonzero;
+      break;
+    case kRoundTowardZero:
+      break;
+    case kRoundUp:
+      up_tiny = nonzero & (neg - 1);
+      break;
+    case kRoundDown:
+      up_tiny = nonzero & (U{0} - neg);
+      break;
+    case kRoundToOdd:
+      up_tiny = nonzero;
+      break;
+    default: {  // stochastic: |x| / T = M / 2^k, k >= 1
+      const U m_sig = E > 0 ? (a & ((U{1} << W) - 1)) | (U{1} << W) : a;
+      S k = static_cast<S>(s.tiny_exp) - ((E > 0 ? E : 1) - B - W);
+      k = k < W + 33 ? k : W + 33;
+      up_tiny = m(r32 < scaled32(m_sig, k));
+    }
+  }
+  const U tiny_lane = m(a < tiny_bits);
+  r = (r & ~tiny_lane) | (tiny_lane & up_tiny & tiny_bits);
+  rare = (m(a < bounds.lowest) & ~tiny_lane) | m(r > static_cast<U>(s.max_bits));
+  // Formats without -0 give +0 for every zero result.
+  return (sign & ((U{0} - static_cast<U>(r != 0)) | bounds.zero_sign)) | r;
 }
 
 template <class T, int kMode>
@@ -202,8 +256,12 @@ void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spe
   // A local copy: the stores to y could otherwise alias the spec, which the compiler would
   // then reload for every element instead of keeping in registers.
   const RoundSpec s = spec;
-  const U lowest =
-      static_cast<U>(s.tiny_bits) > (U{1} << W) ? static_cast<U>(s.tiny_bits) : U{1} << W;
+  // T / 2: T is a power of two, normal (one binade down) or a subnormal (half the pattern);
+  // where it is the smallest subnormal, 0, as nothing nonzero lies below T then.
+  const U tb = static_cast<U>(s.tiny_bits);
+  const CommonBounds<U> bounds{tb > (U{1} << W) ? tb : U{1} << W,
+                               tb >= (U{2} << W) ? tb - (U{1} << W) : tb >> 1,
+                               s.negative_zero ? static_cast<U>(~U{0}) : U{0}};
   const U* xs = reinterpret_cast<const U*>(x);
   U* ys = reinterpret_cast<U*>(y);
   // Blocks of 64: the rare lanes of a block are rounded again from x by the full function, one
@@ -217,8 +275,17 @@ void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spe
     U* yb = in_place ? buf : ys + i0;
     U any = 0;
     for (size_t j = 0; j < len; ++j) {
-      yb[j] = round_common<T, kMode>(xb[j], index0 + i0 + j, s, lowest, rare[j]);
+      yb[j] = round_common<T, kMode, false>(xb[j], index0 + i0 + j, s, bounds, rare[j]);
       any |= rare[j];
+    }
+    if (any) {
+      // Inputs below T (zeros included) are common in some data and formats (float4_e2m1fn's
+      // T is 0.5): the block again, with them, still vectorised.
+      any = 0;
+      for (size_t j = 0; j < len; ++j) {
+        yb[j] = round_common<T, kMode, true>(xb[j], index0 + i0 + j, s, bounds, rare[j]);
+        any |= rare[j];
+      }
     }
     if (any) {
       for (size_t j = 0; j < len; ++j) {

@@ -328,36 +328,40 @@ void round_any(const void* x, void* y, size_t n, uint64_t index0, const RoundSpe
 
 // The code of r, a value of the storage format (the result of round_one for it) held in the
 // source type: a normal or subnormal of the format, a zero, an infinity or a NaN.
+// In integers of the source's width throughout, so that the compiler keeps a vector of
+// float32 lanes 32 bits wide.
 template <class T>
 inline uint8_t encode_one(typename Src<T>::U r, const EncodeSpec& e) {
   using U = typename Src<T>::U;
-  constexpr int W = Src<T>::kW, B = Src<T>::kBias;
+  using S = std::make_signed_t<U>;
+  constexpr S W = Src<T>::kW, B = Src<T>::kBias;
   constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
   constexpr U kInf = ((U{1} << (8 * sizeof(U) - 1 - W)) - 1) << W;
-  const bool negative = (r & kSign) != 0;
+  const U neg = r >> (8 * sizeof(U) - 1);
   const U a = r & ~kSign;
-  const unsigned sign = negative ? 1u << (e.bits - 1) : 0u;
-  const int exp_t = static_cast<int>(a >> W) - B + e.bias;
-  const int m = e.mantissa_bits;
-  const U sig = (a & ((U{1} << W) - 1)) | (U{1} << W);
-  unsigned code;
-  if (exp_t >= 1) {
-    code = (static_cast<unsigned>(exp_t) << m) |
-           static_cast<unsigned>((a >> (W - m)) & ((U{1} << m) - 1));
-  } else {
-    const int shift = W - m + 1 - exp_t;  // a subnormal of the format: its quanta
-    code = shift < W + 2 ? static_cast<unsigned>(sig >> shift) : 0u;
-  }
-  code = a == 0 ? 0u : code;
-  code = a == kInf ? e.inf : code;
-  code |= sign;
-  return static_cast<uint8_t>(a > kInf ? (negative ? e.nan_neg : e.nan_pos) : code);
+  const S m = e.mantissa_bits;
+  const S exp_t = static_cast<S>(a >> W) - B + e.bias;
+  // A normal of the format: the source's exponent field rebiased, its top m fraction bits.
+  const U normal = (a >> (W - m)) - (static_cast<U>(B - e.bias) << m);
+  // A subnormal of the format: its quanta. A zero's shift is past W, which gives 0 (the small
+  // formats' biases lie far below the source's).
+  S shift = W - m + 1 - exp_t;
+  shift = shift < W + 1 ? (shift > 0 ? shift : 0) : W + 1;
+  const U sub = ((a & ((U{1} << W) - 1)) | (U{1} << W)) >> shift;
+  U code = exp_t >= 1 ? normal : sub;
+  code = a == kInf ? U{e.inf} : code;
+  code |= neg << (e.bits - 1);
+  const U nan = neg ? U{e.nan_neg} : U{e.nan_pos};
+  return static_cast<uint8_t>(a > kInf ? nan : code);
 }
 
 template <class T>
 unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, const RoundSpec& s,
-                    const EncodeSpec& e) {
+                    const EncodeSpec& spec) {
   using U = typename Src<T>::U;
+  // A local copy: a store through uint8_t* may alias anything, so the compiler would reload
+  // the spec's fields after every code written.
+  const EncodeSpec e = spec;
   const T* xs = static_cast<const T*>(x);
   constexpr size_t kBlock = 256;
   U buf[kBlock];

@@ -1,6 +1,7 @@
 """halfkit.round (float32 sources, out= given) against the simulators: ml_dtypes' astype there
 and back (the same bits, for its dtypes, nearest-even only) and pychop's Chop (its own overflow
-rules, the same work), at 64K and 4M elements, 1 and 2 threads.
+rules, the same work), at 64K and 4M elements, 1 and 2 threads; astype to and from ml_dtypes'
+float8/float6/float4 dtypes against ml_dtypes; fixed_point against fxpmath and numpy.
 
     pip install ".[bench]"
     python -m pytest bench/test_bench_round.py --benchmark-json=bench/results/round.json \
@@ -74,3 +75,56 @@ def test_round(benchmark, name, mode, n, threads, impl):
         fn = lambda: chop(x)  # noqa: E731
     with np.errstate(all="ignore"):
         benchmark(fn)
+
+
+# ---- storage in ml_dtypes' small dtypes, and fixed point ---------------------------------------
+
+STORAGE = ["float8_e4m3fn", "float8_e5m2", "float6_e2m3fn", "float4_e2m1fn"]
+
+
+@pytest.mark.parametrize("direction", ["encode", "decode"])
+@pytest.mark.parametrize("name", STORAGE)
+@pytest.mark.parametrize("impl", ["halfkit", "ml_dtypes"])
+def test_storage(benchmark, name, direction, impl):
+    """halfkit.astype to and from the small dtypes against ml_dtypes' own astype (the same
+    bits), float32 <-> codes, 64K elements into an out, one thread."""
+    n = SIZES[0]
+    dt = np.dtype(getattr(ml_dtypes, name))
+    x = data(n)
+    codes = x.astype(dt)
+    src, out = (x, np.empty(n, dt)) if direction == "encode" else (codes, np.empty(n, np.float32))
+    benchmark.group = f"astype {name} {direction} n={n} threads=1"
+    benchmark.extra_info.update(impl=impl, elements=n, bytes=5 * n)
+    halfkit.set_num_threads(1)
+    if impl == "halfkit":
+        fn = lambda: halfkit.astype(src, out.dtype, out=out)  # noqa: E731
+    else:
+        fn = lambda: np.copyto(out, src, casting="unsafe")  # noqa: E731
+    with np.errstate(all="ignore"):
+        benchmark(fn)
+
+
+@pytest.mark.parametrize("mode", ["nearest-even", "stochastic"])
+@pytest.mark.parametrize("impl", ["halfkit", "numpy-rint-clip", "fxpmath"])
+def test_fixed_point(benchmark, mode, impl):
+    """halfkit.fixed_point to Q3.4 (saturating) against fxpmath and against the numpy
+    expression a user writes for the nearest-even case (np.rint rounds to nearest even)."""
+    if impl == "numpy-rint-clip" and mode != "nearest-even":
+        pytest.skip("numpy has no stochastic rounding to compare with")
+    n = SIZES[0]
+    x = data(n)
+    y = np.empty_like(x)
+    benchmark.group = f"fixed_point Q3.4 {mode} n={n} threads=1"
+    benchmark.extra_info.update(impl=impl, elements=n, bytes=8 * n)
+    halfkit.set_num_threads(1)
+    if impl == "halfkit":
+        fn = lambda: halfkit.fixed_point(  # noqa: E731
+            x, integer_bits=3, fraction_bits=4, rounding=mode, seed=1, out=y
+        )
+    elif impl == "numpy-rint-clip":
+        fn = lambda: np.multiply(np.clip(np.rint(x * 16), -128, 127), 1 / 16, out=y)  # noqa: E731
+    else:
+        fxpmath = pytest.importorskip("fxpmath")
+        rounding = "around" if mode == "nearest-even" else pytest.skip("fxpmath: no stochastic")
+        fn = lambda: fxpmath.Fxp(x, True, 8, 4, rounding=rounding)  # noqa: E731
+    benchmark(fn)

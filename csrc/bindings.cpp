@@ -687,22 +687,26 @@ PYBIND11_MODULE(_core, m) {
       "codes by sign, the code of +inf); returns the flags ml_dtypes' cast raises.");
   m.def(
       "decode",
-      [](const py::array& codes, py::array& y, const py::array& table) {
+      [](const py::array& codes, py::array& y, const py::array& table, const py::tuple& spec) {
         const py::ssize_t size = y.itemsize();
         if (codes.itemsize() != 1 || (size != 4 && size != 8) || table.itemsize() != size ||
             table.size() != 256 || codes.size() != y.size() ||
             !(codes.flags() & py::array::c_style) || !(y.flags() & py::array::c_style) ||
-            !(table.flags() & py::array::c_style) || !y.writeable()) {
-          throw py::value_error("decode: one-byte codes, y and a 256-entry table of y's size");
+            !(table.flags() & py::array::c_style) || !y.writeable() || spec.size() != 5) {
+          throw py::value_error(
+              "decode: one-byte codes, y and a 256-entry table of y's size, a 5-field spec");
         }
+        const auto i = [&](int k) { return spec[k].cast<int>(); };
+        const DecodeSpec d{i(0), i(1), i(2), i(3), i(4), table.data()};
         const uint8_t* c = static_cast<const uint8_t*>(codes.data());
         void* out = y.mutable_data();
-        const void* t = table.data();
         py::gil_scoped_release nogil;
-        decode_codes(c, out, static_cast<size_t>(codes.size()), t, static_cast<size_t>(size));
+        decode_codes(c, out, static_cast<size_t>(codes.size()), d, static_cast<size_t>(size));
       },
-      py::arg("codes"), py::arg("y"), py::arg("table"),
-      "y[i] = table[codes[i]]: a storage format's codes as float32 or float64 bits.");
+      py::arg("codes"), py::arg("y"), py::arg("table"), py::arg("spec"),
+      "A storage format's codes as float32 or float64 bits: table[code] for every code, "
+      "computed from spec (bits, mantissa bits, bias, the first special magnitude, a special "
+      "code) where the code is finite.");
   m.def("underflow_wanted", &underflow_wanted,
         "Whether numpy's errstate asks for underflow reports (under != 'ignore').");
   m.def("numpy_patch_bf16_calls", &numpy_patch_bf16_calls,

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "dispatch.h"
 #include "threads.h"
 
 namespace halfkit {
@@ -140,22 +141,10 @@ void for_blocks(size_t n, const std::function<void(size_t, size_t)>& fn) {
   }
 }
 
-namespace {
-template <class E>
-void decode_as(const uint8_t* codes, E* y, size_t n, const E* table) {
-  for (size_t i = 0; i < n; ++i) y[i] = table[codes[i]];
-}
-}  // namespace
-
-void decode_codes(const uint8_t* codes, void* y, size_t n, const void* table, size_t elem_size) {
+void decode_codes(const uint8_t* codes, void* y, size_t n, const DecodeSpec& d, size_t elem_size) {
+  const DecodeFn fn = convert_table(active_isa()).decode[elem_size == 8];
   for_blocks(n, [&](size_t first, size_t len) {
-    if (elem_size == 4) {
-      decode_as(codes + first, static_cast<uint32_t*>(y) + first, len,
-                static_cast<const uint32_t*>(table));
-    } else {
-      decode_as(codes + first, static_cast<uint64_t*>(y) + first, len,
-                static_cast<const uint64_t*>(table));
-    }
+    fn(codes + first, static_cast<char*>(y) + first * elem_size, len, d);
   });
 }
 

@@ -35,7 +35,7 @@ unsigned convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides,
 // index (stochastic rounding) never depends on the spread.
 void for_blocks(size_t n, const std::function<void(size_t first, size_t len)>& fn);
 
-// The storage formats' decoding: y[i] = table[codes[i]], 4- or 8-byte elements.
-void decode_codes(const uint8_t* codes, void* y, size_t n, const void* table, size_t elem_size);
+// The storage formats' decoding into 4- or 8-byte elements, by the active tier.
+void decode_codes(const uint8_t* codes, void* y, size_t n, const DecodeSpec& d, size_t elem_size);
 
 }  // namespace halfkit

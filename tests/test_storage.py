@@ -66,13 +66,19 @@ def test_to_storage_is_ml_dtypes_astype(dt, all_tiers):
 
 
 @pytest.mark.parametrize("dt", STORAGE_DTYPES, ids=str)
-def test_from_storage_is_ml_dtypes_astype(dt):
-    codes = np.arange(256, dtype=np.uint8).view(dt)
-    for target in [F32, F64, F16, BF16, *STORAGE_DTYPES]:
-        want = codes.astype(target)
-        got = halfkit.astype(codes, target)
-        assert got.dtype == target
-        np.testing.assert_array_equal(_u(got), _u(want), err_msg=f"{dt} -> {target}")
+def test_from_storage_is_ml_dtypes_astype(dt, all_tiers):
+    # Every code (float6/float4 bytes with bits above the format included) in each of the 256
+    # positions of a decoding block, and a tail.
+    codes = np.arange(256 * 256 + 5, dtype=np.uint8)
+    codes[:65536] = (codes[:65536].reshape(256, 256) + np.arange(256)[:, None]).ravel()
+    codes = codes.view(dt)
+    for t in all_tiers:
+        halfkit._core.set_isa(t)
+        for target in [F32, F64, F16, BF16, *STORAGE_DTYPES]:
+            want = codes.astype(target)
+            got = halfkit.astype(codes, target)
+            assert got.dtype == target
+            np.testing.assert_array_equal(_u(got), _u(want), err_msg=f"{t}: {dt} -> {target}")
 
 
 def _report(call):

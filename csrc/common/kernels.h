@@ -70,6 +70,20 @@ struct EncodeSpec {
 using EncodeFn = unsigned (*)(const void* x, uint8_t* codes, size_t n, uint64_t index0,
                               const RoundSpec& s, const EncodeSpec& e);
 
+// How a storage format's codes read as float32 or float64 (halfkit.astype from ml_dtypes'
+// float8/float6/float4 dtypes): the arithmetic for the finite codes, the table of every code's
+// bits (python/halfkit/_formats.py, decode_table) for the special ones.
+struct DecodeSpec {
+  int bits;           // 8, 6 or 4: a code at or above 2^(bits - 1) is negative
+  int mantissa_bits;  // m
+  int bias;           // the format's exponent bias
+  int special_mag;    // magnitudes from this one on are NaN or inf (256: none)
+  int special_code;   // one more code that is NaN (the fnuz formats' 0x80; 256: none)
+  const void* table;  // 256 elements of the result's bits
+};
+
+using DecodeFn = void (*)(const uint8_t* codes, void* y, size_t n, const DecodeSpec& d);
+
 // A fixed-point format as common/round.h uses it (halfkit.fixed_point; docs/numerics.md,
 // "Fixed point"): codes of w bits, two's complement or unsigned, worth code * 2^-n.
 struct FixedSpec {
@@ -97,6 +111,7 @@ struct ConvertTable {
   RoundFn round[2] = {};    // float32, float64 sources
   EncodeFn encode[2] = {};  // float32, float64 sources
   FixedFn fixed[2] = {};    // float32, float64 sources
+  DecodeFn decode[2] = {};  // float32, float64 results
 };
 
 // Each tier fills the table with its own kernels. Defined in that tier's translation unit; the

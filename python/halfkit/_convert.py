@@ -103,6 +103,9 @@ def astype(
         y = _astype_fast(x, dtype, out)
         if y is not None:
             return y
+        y = _formats.storage_fast(x, dtype, out)
+        if y is not None:
+            return y
     try:
         dst = resolve(dtype)
     except TypeError as e:

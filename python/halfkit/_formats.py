@@ -415,6 +415,17 @@ def encode_spec(dt: np.dtype) -> tuple[int, ...]:
 
 
 @functools.lru_cache(maxsize=64)
+def decode_spec(dt: np.dtype) -> tuple[int, int, int, int, int]:
+    """(bits, mantissa bits, bias, the first magnitude that is NaN or inf, one more NaN code)
+    for the decoding kernel; 256 where there is none."""
+    fmt = STORAGE[dt]
+    bits, e, m = _bits_of(dt), fmt.exponent_bits, fmt.mantissa_bits
+    top = 1 << (bits - 1)
+    special = {"ieee": ((1 << e) - 1) << m, "all-ones": top - 1}.get(fmt.nan, 256)  # type: ignore[arg-type]
+    return bits, m, fmt.bias, special, top if fmt.nan == "negative-zero" else 256
+
+
+@functools.lru_cache(maxsize=64)
 def decode_table(dt: np.dtype, target: np.dtype) -> np.ndarray:
     """The float32 or float64 bits of every byte as ml_dtypes 0.7.0 reads it: for the float6
     and float4 dtypes any bit above the magnitude makes the value negative; NaN codes read as
@@ -474,7 +485,7 @@ def from_storage(x: np.ndarray, target: np.dtype, out: np.ndarray | None) -> np.
     direct = out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src)
     y = out if direct else np.empty(x.shape, target)
     assert y is not None
-    _core.decode(src.view(np.uint8), y, decode_table(x.dtype, target))
+    _core.decode(src.view(np.uint8), y, decode_table(x.dtype, target), decode_spec(x.dtype))
     if out is None or direct:
         return y
     np.copyto(out, y)
@@ -482,6 +493,57 @@ def from_storage(x: np.ndarray, target: np.dtype, out: np.ndarray | None) -> np.
 
 
 STORAGE_NAMES = ", ".join(dt.name for dt in STORAGE)
+
+# The storage dtypes under the spellings a call most often uses (the dtype, its scalar type),
+# and the two wide dtypes, for storage_fast's lookups.
+_STORAGE_KEYS: dict[Any, np.dtype] = {k: dt for dt in STORAGE for k in (dt, dt.type)}
+_WIDE_KEYS: dict[Any, np.dtype] = {
+    k: np.dtype(t) for t in (np.float32, np.float64) for k in (np.dtype(t), t)
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _nearest_specs(dt: np.dtype, src: np.dtype) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    return (ROUNDINGS["nearest-even"], *_spec(STORAGE[dt], src, True, False), 0), encode_spec(dt)
+
+
+def storage_fast(x: Any, dtype: Any, out: Any) -> Any:
+    """halfkit.astype's common storage calls, with the fewest checks that decide them: a
+    native C-contiguous float32/float64 array to a storage dtype or back, to nearest even, out=
+    absent or C-contiguous, exactly right and apart from x. None where astype_any decides."""
+    if type(x) is not np.ndarray or not x.flags.c_contiguous:
+        return None
+    src = x.dtype
+    dst = _STORAGE_KEYS.get(dtype)
+    if dst is not None:
+        wide = _WIDE_KEYS.get(src)
+        if wide is None or wide is not src:  # a byte-swapped float32 is not src
+            return None
+    else:
+        dst = _WIDE_KEYS.get(dtype)
+        if dst is None or src not in STORAGE:
+            return None
+    if out is None:
+        out = np.empty(x.shape, dst)
+    elif (
+        type(out) is not np.ndarray
+        or out.dtype is not dst
+        or out.shape != x.shape
+        or not out.flags.c_contiguous
+        or not out.flags.writeable
+        or np.may_share_memory(out, x)
+    ):
+        return None
+    if src in STORAGE:
+        _core.decode(x, out, decode_table(src, dst), decode_spec(src))
+        return out
+    rs, es = _nearest_specs(dst, src)
+    flags = _core.encode(x, out, rs, es)
+    if flags:
+        from ._cpu import report_flags
+
+        report_flags(flags)
+    return out
 
 
 def storage_dtype(dtype: Any) -> np.dtype | None:

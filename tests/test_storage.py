@@ -178,3 +178,33 @@ def test_bad_arguments_write_nothing():
     da = pytest.importorskip("dask.array")
     with pytest.raises(TypeError, match="take numpy arrays"):
         halfkit.astype(da.ones(4, chunks=2), ml_dtypes.float8_e4m3fn)
+
+
+@pytest.mark.parametrize("dt", STORAGE_DTYPES, ids=str)
+def test_every_value_midpoint_and_neighbour_is_ml_dtypes_astype(dt, all_tiers):
+    """float32 inputs at every finite value of the format, at every midpoint between two
+    neighbours (the ties), one float32 ulp either side of both, and past the largest value:
+    each tier's nearest-even encoding against ml_dtypes 0.7.0's astype."""
+    values = np.unique(np.arange(256, dtype=np.uint8).view(dt).astype(F64))
+    values = values[np.isfinite(values)]
+    mids = (values[:-1] + values[1:]) / 2
+    top = values[-1]
+    base = np.concatenate([values, mids, [top * 1.0625, top * 1.125, top * 2, 1e30]]).astype(F32)
+    base = np.concatenate([base, -base])
+    x = np.concatenate(
+        [base, np.nextafter(base, np.float32(np.inf)), np.nextafter(base, np.float32(-np.inf))]
+    )
+    with np.errstate(all="ignore"):
+        want = x.astype(dt)
+        for t in all_tiers:
+            halfkit._core.set_isa(t)
+            for saturate in (False, True):
+                got = halfkit.astype(x, dt, saturate=saturate)
+                if saturate:
+                    big = np.abs(x) > top
+                    expect = _u(want).copy()
+                    expect[big] = _u(np.where(x[big] > 0, top, -top).astype(dt))
+                else:
+                    expect = _u(want)
+                bad = np.flatnonzero(_u(got) != expect)
+                assert bad.size == 0, (t, saturate, x[bad][:4], _u(got)[bad][:4], expect[bad][:4])

@@ -356,6 +356,35 @@ inline uint8_t encode_one(typename Src<T>::U r, const EncodeSpec& e) {
   return static_cast<uint8_t>(a > kInf ? nan : code);
 }
 
+// float32 to a small format's codes, to nearest even, in one pass: a result among the format's
+// normals is the pattern rounded at the format's last bit with its exponent rebiased; below
+// them, the value scaled to units of the smallest subnormal and rounded to an integer by the
+// hardware's default rounding (adding 2^23), which is exact and ties to even. rare marks the
+// lanes it does not answer (NaN, infinities, results past the largest finite value), which the
+// caller rounds and encodes again one by one.
+inline uint32_t encode_nearest_f32(uint32_t u, const RoundSpec& s, const EncodeSpec& e,
+                                   uint32_t normal_min, uint32_t max_code, float sub_scale,
+                                   uint32_t& rare) {
+  const auto m = [](bool c) { return uint32_t{0} - static_cast<uint32_t>(c); };
+  const uint32_t a = u & 0x7fffffffu;
+  const int drop = 23 - s.mantissa_bits;
+  const uint32_t odd = (a >> drop) & 1;
+  const uint32_t rounded = (a + ((1u << drop) >> 1) - 1 + odd) >> drop;
+  const uint32_t normal = rounded - (static_cast<uint32_t>(127 - e.bias) << s.mantissa_bits);
+  float v;
+  memcpy(&v, &a, sizeof v);
+  const float t = v * sub_scale + 8388608.0f;
+  uint32_t sub;
+  memcpy(&sub, &t, sizeof sub);
+  sub -= 0x4b000000u;
+  const uint32_t below = m(a < normal_min);
+  const uint32_t mag = (sub & below) | (normal & ~below);
+  rare = m(a >= 0x7f800000u) | m(mag > max_code);
+  // The sign, except on a zero of a format without -0.
+  const uint32_t keep = m(mag != 0) | (s.negative_zero ? ~0u : 0u);
+  return mag | ((u >> 31) << (e.bits - 1) & keep);
+}
+
 template <class T>
 unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, const RoundSpec& s,
                     const EncodeSpec& spec) {
@@ -367,6 +396,36 @@ unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, co
   constexpr size_t kBlock = 256;
   U buf[kBlock];
   unsigned flags = 0;
+  if constexpr (sizeof(U) == 4) {
+    if (s.mode == kRoundNearestEven) {
+      const RoundSpec rs = s;
+      const uint32_t* xu = reinterpret_cast<const uint32_t*>(xs);
+      // The format's smallest normal, its largest finite code's magnitude, and the scale of
+      // its smallest subnormal, from its bias and mantissa bits.
+      const uint32_t normal_min = static_cast<uint32_t>(127 + 1 - e.bias) << 23;
+      uint32_t max_bits = static_cast<uint32_t>(rs.max_bits);
+      const uint32_t max_code =
+          ((max_bits >> 23) - 127 + e.bias) << rs.mantissa_bits |
+          ((max_bits >> (23 - rs.mantissa_bits)) & ((1u << rs.mantissa_bits) - 1));
+      const float sub_scale = std::ldexp(1.0f, e.bias - 1 + rs.mantissa_bits);
+      uint32_t rare[kBlock];
+      for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+        const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+        uint32_t any = 0;
+        for (size_t j = 0; j < len; ++j) {
+          codes[i0 + j] = static_cast<uint8_t>(
+              encode_nearest_f32(xu[i0 + j], rs, e, normal_min, max_code, sub_scale, rare[j]));
+          any |= rare[j];
+        }
+        for (size_t j = 0; any && j < len; ++j) {
+          if (rare[j]) {
+            codes[i0 + j] = encode_one<T>(round_one<T, kRoundNearestEven>(xu[i0 + j], 0, rs), e);
+          }
+        }
+      }
+      return 0;
+    }
+  }
   for (size_t i0 = 0; i0 < n; i0 += kBlock) {
     const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
     round_any<T>(xs + i0, buf, len, index0 + i0, s);

@@ -156,7 +156,9 @@ def _rate(v: float) -> str:
 
 def _round_cases(quick: bool) -> list[dict[str, Any]]:
     """halfkit.round against the simulators: ml_dtypes' astype there and back (the same bits,
-    for its dtypes) and pychop's Chop (its own rules for overflow; the same work)."""
+    for its dtypes) and pychop's Chop (its own rules for overflow; the same work); astype to
+    and from two small storage dtypes against ml_dtypes; fixed_point against numpy's rint/clip
+    and fxpmath."""
     import ml_dtypes
 
     import halfkit
@@ -192,6 +194,45 @@ def _round_cases(quick: bool) -> list[dict[str, Any]]:
                     peers=peers,
                 )
             )
+    n = 1 << 16
+    x = np.random.default_rng(n).standard_normal(n, dtype=np.float32)
+    y = np.empty_like(x)
+    for name in ("float8_e4m3fn", "float4_e2m1fn"):
+        dt = np.dtype(getattr(ml_dtypes, name))
+        codes, back = x.astype(dt), np.empty(n, dt)
+        for op, src, dst in ((f"float32->{name}", x, back), (f"{name}->float32", codes, y)):
+            out.append(
+                dict(
+                    kind="round",
+                    op=op,
+                    size=n,
+                    work=n,
+                    unit="Gelem/s",
+                    halfkit=lambda src=src, dst=dst: halfkit.astype(src, dst.dtype, out=dst),
+                    peers={
+                        "ml_dtypes np.copyto": lambda src=src, dst=dst: np.copyto(
+                            dst, src, casting="unsafe"
+                        )
+                    },
+                )
+            )
+    peers = {
+        "numpy rint/clip": lambda: np.multiply(np.clip(np.rint(x * 16), -128, 127), 1 / 16, out=y)
+    }
+    fxpmath = _optional("fxpmath")
+    if fxpmath is not None:
+        peers["fxpmath Fxp"] = lambda: fxpmath.Fxp(x, True, 8, 4, rounding="around")
+    out.append(
+        dict(
+            kind="round",
+            op="fixed_point Q3.4 nearest-even",
+            size=n,
+            work=n,
+            unit="Gelem/s",
+            halfkit=lambda: halfkit.fixed_point(x, integer_bits=3, fraction_bits=4, out=y),
+            peers=peers,
+        )
+    )
     return out
 
 

@@ -468,6 +468,56 @@ py::object matmul_fast(py::handle a, py::handle b, py::handle out) {
   return std::move(c);
 }
 
+// Where a block of a larger C-order array lies in it, for stochastic rounding, which keys each
+// element by its index in the whole array: dask runs a kernel per chunk, and a chunk's C order
+// is the whole array's only along stretches (runs) where the chunk spans every later axis.
+// Parsed from the Python layer's (base, run, extents..., strides...) tuple; () is the identity.
+struct IndexMap {
+  uint64_t base = 0;                     // the block's first element's index in the whole array
+  size_t run = SIZE_MAX;                 // elements per run
+  std::vector<uint64_t> extents, steps;  // the axes before the run, and their strides (elements)
+
+  explicit IndexMap(const py::tuple& t) {
+    if (t.empty()) return;
+    const size_t outer = (t.size() - 2) / 2;
+    if (t.size() < 2 || t.size() != 2 + 2 * outer) {
+      throw py::value_error("index: (base, run, extents..., strides...)");
+    }
+    base = t[0].cast<uint64_t>();
+    run = t[1].cast<size_t>();
+    if (run == 0) throw py::value_error("index: the run must have at least one element");
+    for (size_t k = 0; k < outer; ++k) {
+      extents.push_back(t[2 + k].cast<uint64_t>());
+      steps.push_back(t[2 + outer + k].cast<uint64_t>());
+      if (extents.back() == 0) throw py::value_error("index: an extent of 0");
+    }
+  }
+
+  // The whole array's index of the block's element `local`.
+  uint64_t at(size_t local) const {
+    if (run == SIZE_MAX) return local;
+    uint64_t r = local / run, index = base + local % run;
+    for (size_t k = extents.size(); k-- > 0;) {
+      index += (r % extents[k]) * steps[k];
+      r /= extents[k];
+    }
+    return index;
+  }
+
+  // for_blocks, with each block cut where a run ends: fn(first, len, index of first).
+  template <class Fn>
+  void for_runs(size_t n, const Fn& fn) const {
+    for_blocks(n, [&](size_t first, size_t len) {
+      while (len > 0) {
+        const size_t piece = run == SIZE_MAX ? len : std::min(len, run - first % run);
+        fn(first, piece, at(first));
+        first += piece;
+        len -= piece;
+      }
+    });
+  }
+};
+
 std::vector<std::string> tiers(bool supported_only) {
   std::vector<std::string> out;
   for (int i = 0; i < static_cast<int>(Isa::kCount); ++i) {
@@ -554,7 +604,7 @@ PYBIND11_MODULE(_core, m) {
       "round",
       [](const py::array& x, py::array& y, int mode, int mantissa_bits, int emin_sub, int tiny_exp,
          uint64_t tiny_bits, uint64_t max_bits, uint64_t over_bits, uint64_t inf_bits,
-         bool negative_zero, uint64_t seed, const std::string& tier) {
+         bool negative_zero, uint64_t seed, const std::string& tier, const py::tuple& index) {
         const py::ssize_t size = x.itemsize();
         if ((size != 4 && size != 8) || y.itemsize() != size || x.size() != y.size() ||
             !(x.flags() & py::array::c_style) || !(y.flags() & py::array::c_style) ||
@@ -576,22 +626,24 @@ PYBIND11_MODULE(_core, m) {
             convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).round[size == 8];
         const char* src = static_cast<const char*>(x.data());
         char* dst = static_cast<char*>(y.mutable_data());
+        const IndexMap map(index);
         py::gil_scoped_release nogil;
-        for_blocks(static_cast<size_t>(x.size()), [&](size_t first, size_t len) {
-          fn(src + first * size, dst + first * size, len, first, spec);
+        map.for_runs(static_cast<size_t>(x.size()), [&](size_t first, size_t len, uint64_t i0) {
+          fn(src + first * size, dst + first * size, len, i0, spec);
         });
       },
       py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("mantissa_bits"), py::arg("emin_sub"),
       py::arg("tiny_exp"), py::arg("tiny_bits"), py::arg("max_bits"), py::arg("over_bits"),
       py::arg("inf_bits"), py::arg("negative_zero"), py::arg("seed"),
-      py::arg("tier") = std::string(),
+      py::arg("tier") = std::string(), py::arg("index") = py::tuple(),
       "halfkit.round's kernel: x (C-contiguous float32 or float64) rounded into y by the "
-      "RoundSpec these fields make (common/kernels.h); the Python layer derives them.");
+      "RoundSpec these fields make (common/kernels.h); the Python layer derives them. index: "
+      "where x lies in a larger array, (base, run, extents..., strides...), for the seed's key.");
   m.def(
       "fixed_point",
       [](const py::array& x, py::array& y, int mode, int fraction_bits, uint64_t hi,
          uint64_t lo_magnitude, uint64_t mask, bool is_signed, bool wrap, double scale,
-         uint64_t seed, const std::string& tier) {
+         uint64_t seed, const std::string& tier, const py::tuple& index) {
         const py::ssize_t size = x.itemsize();
         const bool values = y.dtype().kind() == 'f';
         const py::ssize_t out_bytes = y.itemsize();
@@ -620,11 +672,12 @@ PYBIND11_MODULE(_core, m) {
         const char* src = static_cast<const char*>(x.data());
         char* dst = static_cast<char*>(y.mutable_data());
         const size_t step = values ? static_cast<size_t>(size) : static_cast<size_t>(out_bytes);
+        const IndexMap map(index);
         std::atomic<unsigned> flags{0};
         {
           py::gil_scoped_release nogil;
-          for_blocks(static_cast<size_t>(x.size()), [&](size_t first, size_t len) {
-            flags.fetch_or(fn(src + first * size, dst + first * step, len, first, spec));
+          map.for_runs(static_cast<size_t>(x.size()), [&](size_t first, size_t len, uint64_t i0) {
+            flags.fetch_or(fn(src + first * size, dst + first * step, len, i0, spec));
           });
         }
         return flags.load();
@@ -632,13 +685,14 @@ PYBIND11_MODULE(_core, m) {
       py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("fraction_bits"), py::arg("hi"),
       py::arg("lo_magnitude"), py::arg("mask"), py::arg("is_signed"), py::arg("wrap"),
       py::arg("scale"), py::arg("seed"), py::arg("tier") = std::string(),
+      py::arg("index") = py::tuple(),
       "halfkit.fixed_point's kernel: x (C-contiguous float32 or float64) as the codes (integer "
       "y) or values (y of x's type) of the FixedSpec these fields make (common/kernels.h); "
       "returns the flags (invalid where an element has no code).");
   m.def(
       "encode",
       [](const py::array& x, py::array& codes, const py::tuple& round_spec,
-         const py::tuple& encode_spec, const std::string& tier) {
+         const py::tuple& encode_spec, const std::string& tier, const py::tuple& index) {
         const py::ssize_t size = x.itemsize();
         if ((size != 4 && size != 8) || codes.itemsize() != 1 || x.size() != codes.size() ||
             !(x.flags() & py::array::c_style) || !(codes.flags() & py::array::c_style) ||
@@ -671,17 +725,18 @@ PYBIND11_MODULE(_core, m) {
         const char* src = static_cast<const char*>(x.data());
         uint8_t* dst = static_cast<uint8_t*>(codes.mutable_data());
         const bool under = size == 8 && underflow_wanted();
+        const IndexMap map(index);
         std::atomic<unsigned> flags{0};
         {
           py::gil_scoped_release nogil;
-          for_blocks(static_cast<size_t>(x.size()), [&](size_t first, size_t len) {
-            flags.fetch_or(fn(src + first * size, dst + first, len, first, spec, enc));
+          map.for_runs(static_cast<size_t>(x.size()), [&](size_t first, size_t len, uint64_t i0) {
+            flags.fetch_or(fn(src + first * size, dst + first, len, i0, spec, enc));
           });
         }
         return under ? flags.load() : flags.load() & ~unsigned{kFlagUnderflow};
       },
       py::arg("x"), py::arg("codes"), py::arg("round_spec"), py::arg("encode_spec"),
-      py::arg("tier") = std::string(),
+      py::arg("tier") = std::string(), py::arg("index") = py::tuple(),
       "x (C-contiguous float32/float64) rounded by round_spec (mode, then round's fields, then "
       "the seed) and written as the codes of encode_spec (bits, bias, mantissa bits, the NaN "
       "codes by sign, the code of +inf); returns the flags ml_dtypes' cast raises.");

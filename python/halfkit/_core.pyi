@@ -69,6 +69,7 @@ def round(
     negative_zero: bool,
     seed: int,
     tier: str = "",
+    index: tuple[int, ...] = (),
 ) -> None: ...
 def fixed_point(
     x: np.ndarray,
@@ -83,6 +84,7 @@ def fixed_point(
     scale: float,
     seed: int,
     tier: str = "",
+    index: tuple[int, ...] = (),
 ) -> int: ...
 def encode(
     x: np.ndarray,
@@ -90,6 +92,7 @@ def encode(
     round_spec: tuple[int, ...],
     encode_spec: tuple[int, ...],
     tier: str = "",
+    index: tuple[int, ...] = (),
 ) -> int: ...
 def decode(
     codes: np.ndarray, y: np.ndarray, table: np.ndarray, spec: tuple[int, int, int, int, int]

@@ -5,7 +5,7 @@ constants."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -34,8 +34,34 @@ def code_dtype(word_bits: int, signed: bool) -> np.dtype:
     return np.dtype(f"{'i' if signed else 'u'}{size // 8}")
 
 
+@overload
 def fixed_point(
     x: np.ndarray,
+    *,
+    integer_bits: int,
+    fraction_bits: int,
+    signed: bool = ...,
+    rounding: str = ...,
+    overflow: str = ...,
+    seed: int | None = ...,
+    codes: bool = ...,
+    out: np.ndarray | None = ...,
+) -> np.ndarray: ...
+@overload
+def fixed_point(
+    x: Any,
+    *,
+    integer_bits: int,
+    fraction_bits: int,
+    signed: bool = ...,
+    rounding: str = ...,
+    overflow: str = ...,
+    seed: int | None = ...,
+    codes: bool = ...,
+    out: np.ndarray | None = ...,
+) -> Any: ...
+def fixed_point(
+    x: Any,
     *,
     integer_bits: int,
     fraction_bits: int,
@@ -45,12 +71,12 @@ def fixed_point(
     seed: int | None = None,
     codes: bool = False,
     out: np.ndarray | None = None,
-) -> np.ndarray:
-    """The values of ``x`` (a float32 or float64 array or scalar) in the fixed-point format
-    Qm.n, m = ``integer_bits`` and n = ``fraction_bits``: multiples of 2^-n from -2^m to
-    2^m - 2^-n (``signed``, a word of 1 + m + n bits, two's complement), or from 0 to
-    2^m - 2^-n (unsigned, m + n bits). Either count may be negative as long as the word has at
-    least one bit.
+) -> Any:
+    """The values of ``x`` (a float32 or float64 array or scalar, or a dask array of them) in
+    the fixed-point format Qm.n, m = ``integer_bits`` and n = ``fraction_bits``: multiples of
+    2^-n from -2^m to 2^m - 2^-n (``signed``, a word of 1 + m + n bits, two's complement), or
+    from 0 to 2^m - 2^-n (unsigned, m + n bits). Either count may be negative as long as the
+    word has at least one bit.
 
     ``rounding``: the modes of ``halfkit.round`` (``"nearest-even"``, ``"nearest-away"``,
     ``"toward-zero"``, ``"up"``, ``"down"``, ``"to-odd"``, ``"stochastic"`` with ``seed``, the
@@ -64,21 +90,48 @@ def fixed_point(
     float -> int casts do; so does a wrapped infinity). Rules in full: docs/numerics.md,
     "Fixed point".
     """
+    from ._dask import is_dask
+
+    if is_dask(x):
+        from . import _dask
+
+        return _dask.fixed_point(
+            x, integer_bits, fraction_bits, signed, rounding, overflow, seed, codes, out
+        )
+    return fixed_numpy(x, integer_bits, fraction_bits, signed, rounding, overflow, seed, codes, out)
+
+
+def fixed_numpy(
+    x: Any,
+    integer_bits: Any,
+    fraction_bits: Any,
+    signed: Any,
+    rounding: Any,
+    overflow: Any,
+    seed: Any,
+    codes: Any,
+    out: Any,
+    index: tuple[int, ...] = (),
+) -> Any:
+    """halfkit.fixed_point of a numpy array or scalar; index: where x lies in a larger array (a
+    dask chunk's place, for stochastic rounding's key)."""
     if isinstance(x, (np.float32, np.float64)) and out is None:
-        r = fixed_point(
+        r = fixed_numpy(
             np.asarray(x),
-            integer_bits=integer_bits,
-            fraction_bits=fraction_bits,
-            signed=signed,
-            rounding=rounding,
-            overflow=overflow,
-            seed=seed,
-            codes=codes,
+            integer_bits,
+            fraction_bits,
+            signed,
+            rounding,
+            overflow,
+            seed,
+            codes,
+            None,
         )
         return r[()]
     if not isinstance(x, np.ndarray):
         raise TypeError(
-            f"fixed_point: x must be a float32 or float64 numpy array, got {type(x).__name__}"
+            "fixed_point: x must be a float32 or float64 numpy or dask array, got "
+            f"{type(x).__name__}"
         )
     dt = x.dtype.newbyteorder("=") if x.dtype.kind == "f" else x.dtype
     if dt not in _SRC:
@@ -147,6 +200,7 @@ def fixed_point(
         overflow == "wrap",
         0.0 if codes else 2.0**-n,
         key,
+        index=index if rounding == "stochastic" else (),
     )
     if flags:
         from ._cpu import report_flags

@@ -10,7 +10,7 @@ import functools
 import math
 import secrets
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -308,8 +308,30 @@ def check_out(who: str, out: Any, dtypes: tuple[np.dtype, ...], what: str, shape
         raise ValueError(f"{who}: out is read-only")
 
 
-def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in halfkit's namespace
+@overload
+def round(  # noqa: A001
     x: np.ndarray,
+    fmt: Format | str | Any,
+    *,
+    rounding: str = ...,
+    subnormals: bool = ...,
+    saturate: bool = ...,
+    seed: int | None = ...,
+    out: np.ndarray | None = ...,
+) -> np.ndarray: ...
+@overload
+def round(  # noqa: A001
+    x: Any,
+    fmt: Format | str | Any,
+    *,
+    rounding: str = ...,
+    subnormals: bool = ...,
+    saturate: bool = ...,
+    seed: int | None = ...,
+    out: np.ndarray | None = ...,
+) -> Any: ...
+def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in halfkit's namespace
+    x: Any,
     fmt: Format | str | Any,
     *,
     rounding: str = "nearest-even",
@@ -317,9 +339,9 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
     saturate: bool = False,
     seed: int | None = None,
     out: np.ndarray | None = None,
-) -> np.ndarray:
-    """The values of ``x`` (a float32 or float64 array or scalar) rounded to ``fmt``, in
-    ``x``'s dtype.
+) -> Any:
+    """The values of ``x`` (a float32 or float64 array or scalar, or a dask array of them)
+    rounded to ``fmt``, in ``x``'s dtype.
 
     ``fmt``: a ``halfkit.Format``, a preset name (``halfkit.FORMATS``) or a dtype (float16,
     ml_dtypes' float8/float6/float4 dtypes). ``rounding``: ``"nearest-even"``,
@@ -335,19 +357,33 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
     give the largest finite value, as IEEE 754 rounds. NaN inputs stay NaN (quieted), whatever
     the format. Rules in full: docs/numerics.md, "Rounding to any format".
     """
+    from ._dask import is_dask
+
+    if is_dask(x):
+        from . import _dask
+
+        return _dask.round(x, fmt, rounding, subnormals, saturate, seed, out)
+    return round_numpy(x, fmt, rounding, subnormals, saturate, seed, out)
+
+
+def round_numpy(
+    x: Any,
+    fmt: Any,
+    rounding: str,
+    subnormals: bool,
+    saturate: bool,
+    seed: Any,
+    out: Any,
+    index: tuple[int, ...] = (),
+) -> Any:
+    """halfkit.round of a numpy array or scalar; index: where x lies in a larger array (a dask
+    chunk's place, for stochastic rounding's key)."""
     if isinstance(x, (np.float32, np.float64)) and out is None:
-        r = round(
-            np.asarray(x),
-            fmt,
-            rounding=rounding,
-            subnormals=subnormals,
-            saturate=saturate,
-            seed=seed,
-        )
+        r = round_numpy(np.asarray(x), fmt, rounding, subnormals, saturate, seed, None)
         return r[()]  # a scalar for a scalar, as numpy's functions answer
     if not isinstance(x, np.ndarray):
         raise TypeError(
-            f"round: x must be a float32 or float64 numpy array, got {type(x).__name__}"
+            f"round: x must be a float32 or float64 numpy or dask array, got {type(x).__name__}"
         )
     dt = x.dtype.newbyteorder("=") if x.dtype.kind == "f" else x.dtype
     if dt not in _SRC:
@@ -367,11 +403,16 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
     )
     y = out if direct else np.empty(x.shape, dt)
     assert y is not None
-    _core.round(src, y, ROUNDINGS[rounding], *spec, key)
+    _core.round(src, y, ROUNDINGS[rounding], *spec, key, index=_index(index, rounding))
     if out is None or direct:
         return y
     np.copyto(out, y)
     return out
+
+
+def _index(index: tuple[int, ...], rounding: str) -> tuple[int, ...]:
+    # Only stochastic rounding reads an element's index; the others run unsplit.
+    return index if rounding == "stochastic" else ()
 
 
 # ---- storage: ml_dtypes' 8-, 6- and 4-bit floating-point dtypes ---------------------------------
@@ -462,7 +503,13 @@ def decode_table(dt: np.dtype, target: np.dtype) -> np.ndarray:
 
 
 def to_storage(
-    x: np.ndarray, dt: np.dtype, rounding: str, saturate: bool, key: int, out: np.ndarray | None
+    x: np.ndarray,
+    dt: np.dtype,
+    rounding: str,
+    saturate: bool,
+    key: int,
+    out: np.ndarray | None,
+    index: tuple[int, ...] = (),
 ) -> tuple[np.ndarray, int]:
     """x (float32 or float64, native, any layout) rounded and written as dt's codes, with the
     floating-point flags ml_dtypes' cast raises (float64 sources only)."""
@@ -472,7 +519,9 @@ def to_storage(
     codes = out if direct else np.empty(x.shape, dt)
     assert codes is not None
     rs = (ROUNDINGS[rounding], *spec, key)
-    flags = _core.encode(src, codes.view(np.uint8), rs, encode_spec(dt))
+    flags = _core.encode(
+        src, codes.view(np.uint8), rs, encode_spec(dt), index=_index(index, rounding)
+    )
     if out is None or direct:
         return codes, flags
     np.copyto(out, codes)
@@ -557,17 +606,30 @@ def storage_dtype(dtype: Any) -> np.dtype | None:
     return dt if dt in STORAGE else None
 
 
-def astype_any(x: Any, dst: np.dtype, out: Any, rounding: str, saturate: bool, seed: Any) -> Any:
-    """halfkit.astype where a storage dtype or a rounding option is involved (numpy arrays)."""
+def astype_any(
+    x: Any,
+    dst: np.dtype,
+    out: Any,
+    rounding: str,
+    saturate: bool,
+    seed: Any,
+    index: tuple[int, ...] = (),
+) -> Any:
+    """halfkit.astype where a storage dtype or a rounding option is involved (numpy and dask
+    arrays); index: where x lies in a larger array (a dask chunk's place)."""
     from ._arrays import is_cupy
     from ._cpu import convert, report_flags
     from ._dask import is_dask
     from ._dtypes import ACCEPTED, FORMAT, native
 
-    if is_dask(x) or is_cupy(x) or is_cupy(out):
+    if is_dask(x):
+        from . import _dask
+
+        return _dask.astype_any(x, dst, out, rounding, saturate, seed)
+    if is_cupy(x) or is_cupy(out):
         raise TypeError(
             "halfkit.astype: the 8-, 6- and 4-bit dtypes and the rounding options take numpy "
-            f"arrays (for now), got {type(x).__name__}"
+            f"and dask arrays (for now), got {type(x if is_cupy(x) else out).__name__}"
         )
     if not isinstance(rounding, str) or rounding not in ROUNDINGS:
         raise ValueError(
@@ -618,14 +680,14 @@ def astype_any(x: Any, dst: np.dtype, out: Any, rounding: str, saturate: bool, s
         if dst in STORAGE:
             if out is not None and np.may_share_memory(wide, out):
                 wide = wide.copy()
-            y, flags = to_storage(wide, dst, rounding, saturate, key, out)
+            y, flags = to_storage(wide, dst, rounding, saturate, key, out, index)
             if flags and rounding == "nearest-even" and not saturate:
                 report_flags(flags)
         elif rounding == "nearest-even" and not saturate:
             y = convert(wide, dst, out)
         else:
             fmt = Format.from_dtype(dst)
-            r = round(wide, fmt, rounding=rounding, saturate=saturate, seed=key)
+            r = round_numpy(wide, fmt, rounding, True, saturate, key, None, index)
             y = convert(r, dst, out) if r.dtype != dst else (r if out is None else _copy(r, out))
     if out is None and xa.ndim > 1 and xa.flags.f_contiguous and not xa.flags.c_contiguous:
         y = np.asfortranarray(y)  # astype keeps x's memory order

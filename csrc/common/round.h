@@ -17,9 +17,12 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cfenv>
 #include <cmath>
 #include <type_traits>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "common/convert_loop.h"
 #include "common/kernels.h"
@@ -29,6 +32,27 @@ namespace halfkit {
 // flags, which the linker must never merge with another tier's.
 namespace {
 namespace rnd {
+
+// The floating-point state the kernels here assume, whatever the caller's libraries set (numpy
+// never changes it; others set flush-to-zero or a rounding direction): round to nearest, no
+// flush of subnormal results (FTZ) or inputs (DAZ), exceptions masked (MXCSR 0x1f80). Every
+// entry point holds one; the caller's word comes back afterwards, which also discards the flags
+// the kernel raised. Where the state cannot be set (kKnown false), the paths that round with
+// the FPU (round_nearest, encode_nearest_f32) are not taken.
+#if defined(__x86_64__) || defined(__i386__)
+struct FpuGuard {
+  static constexpr bool kKnown = true;
+  unsigned saved;
+  FpuGuard() : saved(_mm_getcsr()) { _mm_setcsr(0x1f80u); }
+  ~FpuGuard() { _mm_setcsr(saved); }
+  FpuGuard(const FpuGuard&) = delete;
+  FpuGuard& operator=(const FpuGuard&) = delete;
+};
+#else
+struct FpuGuard {
+  static constexpr bool kKnown = false;
+};
+#endif
 
 // Stochastic rounding's random bits: a counter-based hash of the element's index in C order
 // and the seed (two rounds of a 32-bit integer hash, lowbias32 by Chris Wellons), so that a
@@ -45,6 +69,28 @@ inline uint32_t mix32(uint32_t x) {
 inline uint32_t random32(uint64_t index, uint32_t key0, uint32_t key1) {
   return mix32(mix32(static_cast<uint32_t>(index) ^ key0) ^ static_cast<uint32_t>(index >> 32) ^
                key1);
+}
+
+// The vectorised loops count indices in 32 bits (a vector of 64-bit indices halves the lanes
+// per register and costs a narrowing for the hash): a block never spans a multiple of 2^32, so
+// its indices share their high half, which folds into the second key once per block. The loops
+// keep the low half as a 32-bit counter of their own: one derived from the 64-bit loop index is
+// a vector of 64-bit lanes again.
+struct BlockKey {
+  uint32_t lo, key0, key1;  // the block's first index's low half; the keys, key1 ^ high half
+  uint32_t bits(uint32_t index_lo) const { return mix32(mix32(index_lo ^ key0) ^ key1); }
+};
+
+inline BlockKey block_key(uint64_t first, uint32_t key0, uint32_t key1) {
+  return {static_cast<uint32_t>(first), key0, key1 ^ static_cast<uint32_t>(first >> 32)};
+}
+
+// A block's length from element index `first`: at most `block` and `left`, and up to the next
+// multiple of 2^32 (BlockKey).
+inline size_t block_len(size_t left, uint64_t first, size_t block) {
+  const uint64_t to_wrap = (uint64_t{1} << 32) - (first & 0xffffffffu);
+  const size_t len = left < block ? left : block;
+  return len < to_wrap ? len : static_cast<size_t>(to_wrap);
 }
 
 template <class T>
@@ -167,7 +213,8 @@ struct CommonBounds {
 };
 
 template <class T, int kMode, bool kTiny>
-inline typename Src<T>::U round_common(typename Src<T>::U u, uint64_t index, const RoundSpec& s,
+inline typename Src<T>::U round_common(typename Src<T>::U u, const BlockKey& key, uint32_t index_lo,
+                                       const RoundSpec& s,
                                        const CommonBounds<typename Src<T>::U>& bounds,
                                        typename Src<T>::U& rare) {
   using U = typename Src<T>::U;
@@ -184,7 +231,7 @@ inline typename Src<T>::U round_common(typename Src<T>::U u, uint64_t index, con
   S drop = W - static_cast<S>(s.mantissa_bits) + below;
   drop = drop < W ? drop : W;
   const U mask = (U{1} << drop) - 1;
-  const uint32_t r32 = kMode == kRoundStochastic ? random32(index, s.key0, s.key1) : 0;
+  const uint32_t r32 = kMode == kRoundStochastic ? key.bits(index_lo) : 0;
   U r;
   if (kMode == kRoundToOdd) {
     // Inexact: set the last kept bit (where it is the implicit bit, it is set already).
@@ -251,6 +298,66 @@ inline typename Src<T>::U round_common(typename Src<T>::U u, uint64_t index, con
   return (sign & ((U{0} - static_cast<U>(r != 0)) | bounds.zero_sign)) | r;
 }
 
+// Nearest-even in one pass, through the FPU's own rounding for results below the format's
+// smallest normal 2^emin: there the quantum is T, and |x| + 2^(tiny_exp + W) - 2^(tiny_exp + W)
+// is |x| rounded to a multiple of T to nearest even (the magic number's last place is T, and
+// |x| < 2^emin <= it), subnormals and the 0 / T choice without subnormals included; the rest
+// is the pattern rounded at the format's last bit, a fixed drop of W - m. rare marks results
+// past the largest finite value (infinite and NaN inputs among them).
+template <class T>
+struct NearestLanes {
+  using U = typename Src<T>::U;
+  int drop;      // W - m
+  U half_m1;     // 2^(drop - 1) - 1 plus what lsb does not add: see nearest_lanes
+  U lsb;         // 1 where the kept part's last bit is read from the pattern
+  U keep;        // ~(2^drop - 1)
+  U normal_min;  // 2^emin's pattern
+  U max_bits;    // the largest finite value
+  U zero_sign;   // all ones where a zero result keeps its sign
+  T magic;       // 2^(tiny_exp + W)
+};
+
+template <class T>
+inline NearestLanes<T> nearest_lanes(const RoundSpec& s) {
+  using U = typename Src<T>::U;
+  constexpr int W = Src<T>::kW, B = Src<T>::kBias;
+  const int drop = W - s.mantissa_bits;
+  const U mask = (U{1} << drop) - 1;
+  // Without subnormals the Python layer puts emin_sub far below the source's range, and T is
+  // 2^emin itself.
+  const bool subnormals = s.emin_sub > -B - W;
+  const int emin = subnormals ? s.emin_sub : s.tiny_exp;
+  // Nothing to round for drop 0; for drop W (no fraction bits) the kept part's last bit is
+  // the implicit bit, always 1 (round_one's parity), so half_m1 carries it and lsb is 0.
+  return {drop,
+          drop == W ? (mask >> 1) + 1 : mask >> 1,
+          drop > 0 && drop < W ? U{1} : U{0},
+          static_cast<U>(~mask),
+          static_cast<U>(emin + B) << W,
+          static_cast<U>(s.max_bits),
+          s.negative_zero ? static_cast<U>(~U{0}) : U{0},
+          static_cast<T>(std::ldexp(1.0, s.tiny_exp + W))};
+}
+
+template <class T>
+inline typename Src<T>::U round_nearest(typename Src<T>::U u, const NearestLanes<T>& c,
+                                        typename Src<T>::U& rare) {
+  using U = typename Src<T>::U;
+  constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
+  const auto m = [](bool b) { return U{0} - static_cast<U>(b); };
+  const U a = u & ~kSign;
+  const U normal = (a + c.half_m1 + ((a >> c.drop) & c.lsb)) & c.keep;
+  T v;
+  memcpy(&v, &a, sizeof v);
+  const T t = (v + c.magic) - c.magic;
+  U sub;
+  memcpy(&sub, &t, sizeof sub);
+  const U below = m(a < c.normal_min);
+  const U r = (sub & below) | (normal & ~below);
+  rare = m(r > c.max_bits);
+  return (u & kSign & (m(r != 0) | c.zero_sign)) | r;
+}
+
 template <class T, int kMode>
 void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spec) {
   using U = typename Src<T>::U;
@@ -258,12 +365,6 @@ void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spe
   // A local copy: the stores to y could otherwise alias the spec, which the compiler would
   // then reload for every element instead of keeping in registers.
   const RoundSpec s = spec;
-  // T / 2: T is a power of two, normal (one binade down) or a subnormal (half the pattern);
-  // where it is the smallest subnormal, 0, as nothing nonzero lies below T then.
-  const U tb = static_cast<U>(s.tiny_bits);
-  const CommonBounds<U> bounds{tb > (U{1} << W) ? tb : U{1} << W,
-                               tb >= (U{2} << W) ? tb - (U{1} << W) : tb >> 1,
-                               s.negative_zero ? static_cast<U>(~U{0}) : U{0}};
   const U* xs = reinterpret_cast<const U*>(x);
   U* ys = reinterpret_cast<U*>(y);
   // Blocks of 128 (64 ran 10-20% slower on Zen 3, 256 sent more float8 blocks to the second
@@ -272,27 +373,64 @@ void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spe
   constexpr size_t kBlock = 128;
   U buf[kBlock], rare[kBlock];
   const bool in_place = static_cast<const void*>(xs) == static_cast<const void*>(ys);
-  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
-    const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+  if constexpr (kMode == kRoundNearestEven && FpuGuard::kKnown) {
+    const NearestLanes<T> c = nearest_lanes<T>(s);
+    for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+      const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+      const U* xb = xs + i0;
+      U* yb = in_place ? buf : ys + i0;
+      U any = 0;
+      for (size_t j = 0; j < len; ++j) {
+        yb[j] = round_nearest<T>(xb[j], c, rare[j]);
+        any |= rare[j];
+      }
+      for (size_t j = 0; any && j < len; ++j) {
+        if (rare[j]) yb[j] = round_one<T, kMode>(xb[j], 0, s);
+      }
+      if (in_place) memcpy(ys + i0, buf, len * sizeof(U));
+    }
+    return;
+  }
+  // T / 2: T is a power of two, normal (one binade down) or a subnormal (half the pattern);
+  // where it is the smallest subnormal, 0, as nothing nonzero lies below T then.
+  const U tb = static_cast<U>(s.tiny_bits);
+  const CommonBounds<U> bounds{tb > (U{1} << W) ? tb : U{1} << W,
+                               tb >= (U{2} << W) ? tb - (U{1} << W) : tb >> 1,
+                               s.negative_zero ? static_cast<U>(~U{0}) : U{0}};
+  // Inputs below T (zeros included) are common in some data and formats (float4_e2m1fn's T is
+  // 0.5) and need a second, still vectorised, pass of the block with them. After a block that
+  // needed it, the next kTinyRun blocks take that pass alone, then the short one is tried again.
+  constexpr int kTinyRun = 16;
+  int tiny_first = 0;
+  size_t len;
+  for (size_t i0 = 0; i0 < n; i0 += len) {
+    const uint64_t first = index0 + i0;
+    len = block_len(n - i0, first, kBlock);
+    const BlockKey key = block_key(first, s.key0, s.key1);
     const U* xb = xs + i0;
     U* yb = in_place ? buf : ys + i0;
-    U any = 0;
-    for (size_t j = 0; j < len; ++j) {
-      yb[j] = round_common<T, kMode, false>(xb[j], index0 + i0 + j, s, bounds, rare[j]);
-      any |= rare[j];
-    }
-    if (any) {
-      // Inputs below T (zeros included) are common in some data and formats (float4_e2m1fn's
-      // T is 0.5): the block again, with them, still vectorised.
+    U any = 1;
+    if (tiny_first == 0) {
       any = 0;
-      for (size_t j = 0; j < len; ++j) {
-        yb[j] = round_common<T, kMode, true>(xb[j], index0 + i0 + j, s, bounds, rare[j]);
+      uint32_t lo = key.lo;
+      for (size_t j = 0; j < len; ++j, ++lo) {
+        yb[j] = round_common<T, kMode, false>(xb[j], key, lo, s, bounds, rare[j]);
+        any |= rare[j];
+      }
+      if (any) tiny_first = kTinyRun + 1;
+    }
+    if (tiny_first > 0) --tiny_first;
+    if (any) {
+      any = 0;
+      uint32_t lo = key.lo;
+      for (size_t j = 0; j < len; ++j, ++lo) {
+        yb[j] = round_common<T, kMode, true>(xb[j], key, lo, s, bounds, rare[j]);
         any |= rare[j];
       }
     }
     if (any) {
       for (size_t j = 0; j < len; ++j) {
-        if (rare[j]) yb[j] = round_one<T, kMode>(xb[j], index0 + i0 + j, s);
+        if (rare[j]) yb[j] = round_one<T, kMode>(xb[j], first + j, s);
       }
     }
     if (in_place) memcpy(ys + i0, buf, len * sizeof(U));
@@ -323,10 +461,16 @@ inline decltype(auto) with_mode(int mode, F&& f) {
 }
 
 template <class T>
-void round_any(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s) {
+void round_modes(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s) {
   with_mode(s.mode, [&](auto mode) {
     round_run<T, decltype(mode)::value>(static_cast<const T*>(x), static_cast<T*>(y), n, index0, s);
   });
+}
+
+template <class T>
+void round_any(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s) {
+  const FpuGuard fpu;
+  round_modes<T>(x, y, n, index0, s);
 }
 
 // The code of r, a value of the storage format (the result of round_one for it) held in the
@@ -391,6 +535,7 @@ template <class T>
 unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, const RoundSpec& s,
                     const EncodeSpec& spec) {
   using U = typename Src<T>::U;
+  const FpuGuard fpu;
   // A local copy: a store through uint8_t* may alias anything, so the compiler would reload
   // the spec's fields after every code written.
   const EncodeSpec e = spec;
@@ -399,9 +544,7 @@ unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, co
   U buf[kBlock];
   unsigned flags = 0;
   if constexpr (sizeof(U) == 4) {
-    // The subnormal range relies on the default rounding direction, which numpy never
-    // changes; under another one (fesetround) the reference path answers.
-    if (s.mode == kRoundNearestEven && std::fegetround() == FE_TONEAREST) {
+    if (s.mode == kRoundNearestEven && FpuGuard::kKnown) {
       const RoundSpec rs = s;
       const uint32_t* xu = reinterpret_cast<const uint32_t*>(xs);
       // The format's smallest normal, its largest finite code's magnitude, and the scale of
@@ -432,7 +575,7 @@ unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, co
   }
   for (size_t i0 = 0; i0 < n; i0 += kBlock) {
     const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
-    round_any<T>(xs + i0, buf, len, index0 + i0, s);
+    round_modes<T>(xs + i0, buf, len, index0 + i0, s);
     for (size_t j = 0; j < len; ++j) codes[i0 + j] = encode_one<T>(buf[j], e);
     if constexpr (sizeof(U) == 8) {
       // ml_dtypes casts a float64 through a hardware float64 -> float32 conversion on the way
@@ -467,6 +610,7 @@ unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, co
 template <class T>
 void decode_any(const uint8_t* codes, void* y, size_t n, const DecodeSpec& spec) {
   using U = typename Src<T>::U;
+  const FpuGuard fpu;
   constexpr int W = Src<T>::kW, B = Src<T>::kBias;
   const DecodeSpec d = spec;  // a local copy: the stores to y could otherwise alias it
   const U* table = static_cast<const U*>(d.table);
@@ -542,8 +686,8 @@ inline FixedLanes<L> fixed_lanes(const FixedSpec& f) {
 // source's 32 bits (words of up to 32 bits), rare says the element is not answered: NaN, an
 // infinity, or M * 2^s past 2^31. none says the element has no code (NaN, a wrapped infinity).
 template <class T, int kMode, class L>
-inline L fixed_code(typename Src<T>::U u, uint64_t index, const FixedLanes<L>& f, L& rare,
-                    L& none) {
+inline L fixed_code(typename Src<T>::U u, const BlockKey& key, uint32_t index_lo,
+                    const FixedLanes<L>& f, L& rare, L& none) {
   using U = typename Src<T>::U;
   using S = std::make_signed_t<U>;
   constexpr S W = Src<T>::kW, B = Src<T>::kBias;
@@ -595,7 +739,7 @@ inline L fixed_code(typename Src<T>::U u, uint64_t index, const FixedLanes<L>& f
       up = inexact & (odd ^ 1);
       break;
     default:  // stochastic
-      up = static_cast<L>(L{random32(index, f.key0, f.key1)} < scaled32<L, S>(rem, d));
+      up = static_cast<L>(L{key.bits(index_lo)} < scaled32<L, S>(rem, d));
   }
   const L q = s >= 0 ? exact : q0 + up;
   const L big = static_cast<L>(s >= 0) & huge;
@@ -639,12 +783,15 @@ unsigned fixed_blocks(const T* x, void* y, size_t n, uint64_t index0, const Fixe
   constexpr size_t kBlock = 256;
   L codes[kBlock], rare[kBlock], none[kBlock];
   unsigned flags = 0;
-  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
-    const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+  size_t len;
+  for (size_t i0 = 0; i0 < n; i0 += len) {
+    len = block_len(n - i0, index0 + i0, kBlock);
+    const BlockKey key = block_key(index0 + i0, f.key0, f.key1);
     const U* xb = xs + i0;
     L any = 0, any_none = 0;
-    for (size_t j = 0; j < len; ++j) {
-      codes[j] = fixed_code<T, kMode, L>(xb[j], index0 + i0 + j, f, rare[j], none[j]);
+    uint32_t lo = key.lo;
+    for (size_t j = 0; j < len; ++j, ++lo) {
+      codes[j] = fixed_code<T, kMode, L>(xb[j], key, lo, f, rare[j], none[j]);
       any |= rare[j];
       any_none |= none[j];
     }
@@ -652,8 +799,8 @@ unsigned fixed_blocks(const T* x, void* y, size_t n, uint64_t index0, const Fixe
       for (size_t j = 0; any && j < len; ++j) {
         if (!rare[j]) continue;
         uint64_t unused, none64;
-        codes[j] = static_cast<L>(
-            fixed_code<T, kMode, uint64_t>(xb[j], index0 + i0 + j, f64, unused, none64));
+        codes[j] = static_cast<L>(fixed_code<T, kMode, uint64_t>(
+            xb[j], key, key.lo + static_cast<uint32_t>(j), f64, unused, none64));
         none[j] = static_cast<L>(none64);
         any_none |= none[j];
       }
@@ -705,6 +852,7 @@ unsigned fixed_run(const T* x, void* y, size_t n, uint64_t index0, const FixedSp
 
 template <class T>
 unsigned fixed_any(const void* x, void* y, size_t n, uint64_t index0, const FixedSpec& f) {
+  const FpuGuard fpu;
   return with_mode(f.mode, [&](auto mode) {
     return fixed_run<T, decltype(mode)::value>(static_cast<const T*>(x), y, n, index0, f);
   });

@@ -5,6 +5,7 @@ constants."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, overload
 
 import numpy as np
@@ -198,7 +199,7 @@ def fixed_numpy(
         (1 << word) - 1,
         signed,
         overflow == "wrap",
-        0.0 if codes else 2.0**-n,
+        0.0 if codes else math.ldexp(1.0, -n),  # exact whatever the rounding direction
         key,
         index=index if rounding == "stochastic" else (),
     )

@@ -268,7 +268,7 @@ def _spec(fmt: Format, dt: np.dtype, subnormals: bool, saturate: bool) -> tuple[
         fmt.mantissa_bits,
         emin_sub,
         tiny_exp,
-        _bits(2.0**tiny_exp, dt),
+        _bits(math.ldexp(1.0, tiny_exp), dt),  # exact whatever the rounding direction
         max_bits,
         over,
         over,

@@ -33,6 +33,12 @@ WORDS = [
     (6, -2, True),
     (31, 32, True),
     (40, 24, False),
+    # The edges of the FPU path (words whose codes stay within 2^22 for float32 sources), and
+    # a quantum of 2^30, where scaling a small x down underflows.
+    (10, 12, True),
+    (22, 0, False),
+    (12, 11, False),
+    (40, -30, True),
 ]
 
 
@@ -143,11 +149,12 @@ def test_values_match_the_exact_model(word, overflow):
             check(x, m, n, signed, mode, overflow, codes=False)
 
 
-def test_float64_values_of_wide_words():
-    x = probes(20, 32, True, np.float64)
-    for mode in ("nearest-even", "down", "to-odd"):
-        check(x, 20, 32, True, mode, "saturate", codes=False)
-        check(x, 20, 32, True, mode, "wrap", codes=False)
+@pytest.mark.parametrize("m", [20, 19], ids=["53-bit", "52-bit"])  # the FPU path takes 52
+def test_float64_values_of_wide_words(m):
+    x = probes(m, 32, True, np.float64)
+    for mode in ("nearest-even", "down", "to-odd", "toward-zero"):
+        check(x, m, 32, True, mode, "saturate", codes=False)
+        check(x, m, 32, True, mode, "wrap", codes=False)
 
 
 def test_code_dtypes():

@@ -266,6 +266,39 @@ def test_stochastic_bits_do_not_depend_on_tier_or_threads():
     )
 
 
+def _lowbias32(x):
+    x = x.astype(np.uint32)
+    x ^= x >> 16
+    x *= np.uint32(0x7FEB352D)
+    x ^= x >> 15
+    x *= np.uint32(0x846CA68B)
+    x ^= x >> 16
+    return x
+
+
+@pytest.mark.parametrize("base", [0, 2**32 - 300, 7 * 2**32 + 5], ids=["0", "2^32-300", "7*2^32+5"])
+def test_stochastic_bits_are_the_documented_hash(tier, base):
+    """Up exactly when lowbias32(lowbias32(i_lo ^ k0) ^ i_hi ^ k1) < floor(distance * 2^32),
+    i the element's index in the whole array (here a block placed at base, as a dask chunk is;
+    the kernels' blocks never span a multiple of 2^32), for round and fixed_point."""
+    from halfkit._fixed import fixed_numpy
+    from halfkit._formats import round_numpy
+
+    n, seed = 1000, 0x0123456789ABCDEF
+    k = np.random.default_rng(4).integers(0, 1 << 16, n, dtype=np.uint64)
+    index = np.arange(base, base + n, dtype=np.uint64)
+    r = _lowbias32(
+        _lowbias32(index & 0xFFFFFFFF ^ (seed & 0xFFFFFFFF)) ^ (index >> 32) ^ (seed >> 32)
+    )
+    up = r.astype(np.uint64) < (k << 16)  # the distance is k / 2^16 of a quantum
+    x = (1 + k.astype(np.float64) * 2.0**-23).astype(np.float32)  # bfloat16's quantum at 1: 2^-7
+    where = (base, n)
+    got = round_numpy(x, "bfloat16", "stochastic", True, False, seed, None, where)
+    np.testing.assert_array_equal(got, np.where(up, np.float32(1 + 2**-7), np.float32(1)))
+    q = fixed_numpy(x - 1, 0, 7, True, "stochastic", "saturate", seed, True, None, where)
+    np.testing.assert_array_equal(q, up.astype(np.int8))
+
+
 def _draws(value, fmt, n, dtype=np.float32, **kw):
     x = np.full(n, value, dtype)
     return halfkit.round(x, fmt, rounding="stochastic", seed=kw.pop("seed", 11), **kw)

@@ -47,10 +47,27 @@ struct FpuGuard {
   ~FpuGuard() { _mm_setcsr(saved); }
   FpuGuard(const FpuGuard&) = delete;
   FpuGuard& operator=(const FpuGuard&) = delete;
+  // Under a guard: the FPU's rounding direction for one of the modes it has (nearest-even,
+  // toward zero, up, down), until the object goes.
+  struct Direction {
+    explicit Direction(int mode) {
+      const unsigned rc = mode == kRoundDown         ? 1
+                          : mode == kRoundUp         ? 2
+                          : mode == kRoundTowardZero ? 3
+                                                     : 0;
+      _mm_setcsr(0x1f80u | rc << 13);
+    }
+    ~Direction() { _mm_setcsr(0x1f80u); }
+    Direction(const Direction&) = delete;
+    Direction& operator=(const Direction&) = delete;
+  };
 };
 #else
 struct FpuGuard {
   static constexpr bool kKnown = false;
+  struct Direction {
+    explicit Direction(int) {}
+  };
 };
 #endif
 
@@ -764,6 +781,59 @@ inline L fixed_code(typename Src<T>::U u, const BlockKey& key, uint32_t index_lo
   }
 }
 
+// Saturating words of at most W bits in the modes the FPU has, with the FPU: x * 2^n, rounded in
+// the mode's direction (FpuGuard::Direction), clamped to the word's range, then rounded to an
+// integer by adding 1.5 * 2^W (to nearest even, up or down as the direction says; toward zero
+// on the magnitude), whose pattern's low bits are then the code. The scaling's own rounding
+// cannot move the result: it is exact unless the product is below the smallest normal or past
+// the largest, where the code is 0 or +-1 in the mode's direction (a directed product keeps
+// its side of 0) or the saturated one. rare marks NaN, which fixed_code answers.
+template <class T>
+struct FixedFpu {
+  T scale_up;  // 2^n
+  T lo, hi;    // the smallest and largest codes
+};
+
+template <class T>
+inline bool fixed_fpu_fits(const FixedSpec& f) {
+  constexpr uint64_t kHalf = uint64_t{1} << (Src<T>::kW - 1);
+  // |code| <= 2^(W - 1) keeps every sum with 1.5 * 2^W in one binade, whose last place is 1.
+  return !f.wrap && f.hi < kHalf && f.lo_magnitude <= kHalf &&
+         (f.mode == kRoundNearestEven || f.mode == kRoundTowardZero || f.mode == kRoundUp ||
+          f.mode == kRoundDown);
+}
+
+template <class T, int kMode>
+inline typename Src<T>::U fixed_fpu(typename Src<T>::U u, const FixedFpu<T>& c,
+                                    typename Src<T>::U& rare) {
+  using U = typename Src<T>::U;
+  constexpr int W = Src<T>::kW;
+  constexpr U kSign = U{1} << (8 * sizeof(U) - 1);
+  constexpr U kInf = ((U{1} << (8 * sizeof(U) - 1 - W)) - 1) << W;
+  constexpr T kMagic = static_cast<T>(3) * static_cast<T>(U{1} << (W - 1));
+  constexpr U kMagicBits = (U{Src<T>::kBias + W} << W) | (U{1} << (W - 1));
+  const auto m = [](bool b) { return U{0} - static_cast<U>(b); };
+  T v;
+  memcpy(&v, &u, sizeof v);
+  T t = v * c.scale_up;
+  t = t > c.lo ? t : c.lo;
+  t = t < c.hi ? t : c.hi;
+  U tb;
+  memcpy(&tb, &t, sizeof tb);
+  const U neg = m((tb & kSign) != 0);
+  if constexpr (kMode == kRoundTowardZero) {
+    tb &= ~kSign;
+    memcpy(&t, &tb, sizeof t);
+  }
+  const T sum = t + kMagic;
+  U k;
+  memcpy(&k, &sum, sizeof k);
+  k -= kMagicBits;
+  if constexpr (kMode == kRoundTowardZero) k = (k ^ neg) - neg;
+  rare = m((u & ~kSign) > kInf);
+  return k;
+}
+
 // Blocks of codes in L, the rare lanes of a block answered again in 64 bits, then written as
 // codes or values.
 template <class T, int kMode, class L>
@@ -783,27 +853,44 @@ unsigned fixed_blocks(const T* x, void* y, size_t n, uint64_t index0, const Fixe
   constexpr size_t kBlock = 256;
   L codes[kBlock], rare[kBlock], none[kBlock];
   unsigned flags = 0;
+  constexpr bool kFpuMode = kMode == kRoundNearestEven || kMode == kRoundTowardZero ||
+                            kMode == kRoundUp || kMode == kRoundDown;
+  const bool fpu =
+      FpuGuard::kKnown && kFpuMode && sizeof(L) == sizeof(U) && fixed_fpu_fits<T>(spec);
+  const FpuGuard::Direction direction(fpu ? kMode : kRoundNearestEven);
+  const FixedFpu<T> c{static_cast<T>(std::ldexp(1.0, spec.fraction_bits)),
+                      -static_cast<T>(spec.lo_magnitude), static_cast<T>(spec.hi)};
   size_t len;
   for (size_t i0 = 0; i0 < n; i0 += len) {
     len = block_len(n - i0, index0 + i0, kBlock);
     const BlockKey key = block_key(index0 + i0, f.key0, f.key1);
     const U* xb = xs + i0;
     L any = 0, any_none = 0;
-    uint32_t lo = key.lo;
-    for (size_t j = 0; j < len; ++j, ++lo) {
-      codes[j] = fixed_code<T, kMode, L>(xb[j], key, lo, f, rare[j], none[j]);
-      any |= rare[j];
-      any_none |= none[j];
+    if constexpr (kFpuMode && sizeof(L) == sizeof(U)) {
+      if (fpu) {
+        for (size_t j = 0; j < len; ++j) {
+          codes[j] = fixed_fpu<T, kMode>(xb[j], c, rare[j]);
+          any |= rare[j];
+          none[j] = 0;
+        }
+      }
     }
-    if constexpr (sizeof(L) == 4) {
-      for (size_t j = 0; any && j < len; ++j) {
-        if (!rare[j]) continue;
-        uint64_t unused, none64;
-        codes[j] = static_cast<L>(fixed_code<T, kMode, uint64_t>(
-            xb[j], key, key.lo + static_cast<uint32_t>(j), f64, unused, none64));
-        none[j] = static_cast<L>(none64);
+    if (!fpu) {
+      uint32_t lo = key.lo;
+      for (size_t j = 0; j < len; ++j, ++lo) {
+        codes[j] = fixed_code<T, kMode, L>(xb[j], key, lo, f, rare[j], none[j]);
+        any |= rare[j];
         any_none |= none[j];
       }
+    }
+    // Rare lanes (fixed_code's past 2^31 in 32-bit lanes, fixed_fpu's NaNs) again in 64 bits.
+    for (size_t j = 0; any && j < len; ++j) {
+      if (!rare[j]) continue;
+      uint64_t unused, none64;
+      codes[j] = static_cast<L>(fixed_code<T, kMode, uint64_t>(
+          xb[j], key, key.lo + static_cast<uint32_t>(j), f64, unused, none64));
+      none[j] = static_cast<L>(none64);
+      any_none |= none[j];
     }
     switch (out_bytes) {
       case 1:

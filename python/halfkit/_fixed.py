@@ -5,6 +5,7 @@ constants."""
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, overload
 
@@ -33,6 +34,80 @@ def code_dtype(word_bits: int, signed: bool) -> np.dtype:
     """The narrowest integer dtype that holds a word of word_bits (1 to 64) bits."""
     size = next(b for b in (8, 16, 32, 64) if word_bits <= b)
     return np.dtype(f"{'i' if signed else 'u'}{size // 8}")
+
+
+def _plan_uncached(
+    dt: np.dtype,
+    integer_bits: Any,
+    fraction_bits: Any,
+    signed: Any,
+    rounding: Any,
+    overflow: Any,
+    codes: Any,
+) -> tuple[Any, ...]:
+    m = _int(integer_bits, "integer_bits")
+    n = _int(fraction_bits, "fraction_bits")
+    signed = _flag(signed, "signed")
+    codes = _flag(codes, "codes")
+    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
+        raise ValueError(
+            f"fixed_point: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}"
+        )
+    if not isinstance(overflow, str) or overflow not in OVERFLOWS:
+        raise ValueError(
+            f"fixed_point: unknown overflow {overflow!r}; accepted: {', '.join(OVERFLOWS)}"
+        )
+    word = int(signed) + m + n
+    if not 1 <= word <= 64:
+        raise ValueError(
+            f"fixed_point: the word ({'1 sign bit + ' if signed else ''}integer_bits {m} + "
+            f"fraction_bits {n} = {word} bits) must have 1 to 64 bits"
+        )
+    sig, top, bottom = _SRC[dt]
+    if not -2048 <= n <= 2048:
+        raise ValueError(f"fixed_point: fraction_bits must be -2048 to 2048, got {n}")
+    if not codes:
+        if m + n > sig:
+            raise ValueError(
+                f"fixed_point: {dt.name} holds a code of at most {sig} bits, and integer_bits + "
+                f"fraction_bits is {m + n}; pass codes=True for the integer codes"
+                + (", or round a float64 array" if sig == 24 else "")
+            )
+        if m > top or -n < bottom:
+            raise ValueError(
+                f"fixed_point: the format's range (quantum 2^{-n}, magnitudes below 2^{m}) lies "
+                f"outside {dt.name}'s (2^{bottom} to below 2^{top + 1}); pass codes=True for "
+                "the integer codes"
+            )
+    result = code_dtype(word, signed) if codes else dt
+    mag = (1 << (m + n)) if signed else 0
+    hi = (1 << (word - 1)) - 1 if signed else (1 << word) - 1
+    scale = 0.0 if codes else math.ldexp(1.0, -n)  # exact whatever the rounding direction
+    return (
+        result,
+        ROUNDINGS[rounding],
+        n,
+        hi,
+        mag,
+        (1 << word) - 1,
+        signed,
+        overflow == "wrap",
+        scale,
+    )
+
+
+# typed: True and 1 are different keys (1 is refused where a flag is asked for).
+_plan_cached = functools.lru_cache(maxsize=512, typed=True)(_plan_uncached)
+
+
+def _plan(*args: Any) -> tuple[Any, ...]:
+    """The result's dtype and the kernel's FixedSpec fields for fixed_point's arguments but x,
+    seed and out, every one checked: looked up once per combination, as a call's fixed cost
+    is most of a small array's."""
+    try:
+        return _plan_cached(*args)
+    except TypeError:  # an unhashable argument, which the checks then name; or their own error
+        return _plan_uncached(*args)
 
 
 @overload
@@ -91,9 +166,7 @@ def fixed_point(
     float -> int casts do; so does a wrapped infinity). Rules in full: docs/numerics.md,
     "Fixed point".
     """
-    from ._dask import is_dask
-
-    if is_dask(x):
+    if type(x).__module__.startswith("dask.array"):  # _dask.is_dask, without its import
         from . import _dask
 
         return _dask.fixed_point(
@@ -134,44 +207,12 @@ def fixed_numpy(
             "fixed_point: x must be a float32 or float64 numpy or dask array, got "
             f"{type(x).__name__}"
         )
-    dt = x.dtype.newbyteorder("=") if x.dtype.kind == "f" else x.dtype
+    dt = x.dtype
     if dt not in _SRC:
-        raise TypeError(f"fixed_point: x must be float32 or float64, got {x.dtype}")
-    m = _int(integer_bits, "integer_bits")
-    n = _int(fraction_bits, "fraction_bits")
-    signed = _flag(signed, "signed")
-    codes = _flag(codes, "codes")
-    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
-        raise ValueError(
-            f"fixed_point: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}"
-        )
-    if not isinstance(overflow, str) or overflow not in OVERFLOWS:
-        raise ValueError(
-            f"fixed_point: unknown overflow {overflow!r}; accepted: {', '.join(OVERFLOWS)}"
-        )
-    word = int(signed) + m + n
-    if not 1 <= word <= 64:
-        raise ValueError(
-            f"fixed_point: the word ({'1 sign bit + ' if signed else ''}integer_bits {m} + "
-            f"fraction_bits {n} = {word} bits) must have 1 to 64 bits"
-        )
-    sig, top, bottom = _SRC[dt]
-    if not -2048 <= n <= 2048:
-        raise ValueError(f"fixed_point: fraction_bits must be -2048 to 2048, got {n}")
-    if not codes:
-        if m + n > sig:
-            raise ValueError(
-                f"fixed_point: {dt.name} holds a code of at most {sig} bits, and integer_bits + "
-                f"fraction_bits is {m + n}; pass codes=True for the integer codes"
-                + (", or round a float64 array" if sig == 24 else "")
-            )
-        if m > top or -n < bottom:
-            raise ValueError(
-                f"fixed_point: the format's range (quantum 2^{-n}, magnitudes below 2^{m}) lies "
-                f"outside {dt.name}'s (2^{bottom} to below 2^{top + 1}); pass codes=True for "
-                "the integer codes"
-            )
-    result = code_dtype(word, signed) if codes else dt
+        dt = dt.newbyteorder("=") if dt.kind == "f" else dt
+        if dt not in _SRC:
+            raise TypeError(f"fixed_point: x must be float32 or float64, got {x.dtype}")
+    result, *plan = _plan(dt, integer_bits, fraction_bits, signed, rounding, overflow, codes)
     key = _seed(seed, rounding, "fixed_point")
     check_out("fixed_point", out, (result,), "the result's dtype", x.shape)
     src = np.ascontiguousarray(x, dtype=dt)
@@ -181,28 +222,13 @@ def fixed_numpy(
         out is not None
         and out.flags.c_contiguous
         and (
-            (out.dtype == dt and out.ctypes.data == src.ctypes.data)
-            or not np.may_share_memory(out, src)
+            not np.may_share_memory(out, src)
+            or (out.dtype == dt and out.ctypes.data == src.ctypes.data)
         )
     )
     y = out if direct else np.empty(x.shape, result)
     assert y is not None
-    mag = (1 << (m + n)) if signed else 0
-    hi = (1 << (word - 1)) - 1 if signed else (1 << word) - 1
-    flags = _core.fixed_point(
-        src,
-        y,
-        ROUNDINGS[rounding],
-        n,
-        hi,
-        mag,
-        (1 << word) - 1,
-        signed,
-        overflow == "wrap",
-        0.0 if codes else math.ldexp(1.0, -n),  # exact whatever the rounding direction
-        key,
-        index=index if rounding == "stochastic" else (),
-    )
+    flags = _core.fixed_point(src, y, *plan, key, "", index if rounding == "stochastic" else ())
     if flags:
         from ._cpu import report_flags
 

@@ -357,13 +357,39 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
     give the largest finite value, as IEEE 754 rounds. NaN inputs stay NaN (quieted), whatever
     the format. Rules in full: docs/numerics.md, "Rounding to any format".
     """
-    from ._dask import is_dask
-
-    if is_dask(x):
+    if type(x).__module__.startswith("dask.array"):  # _dask.is_dask, without its import
         from . import _dask
 
         return _dask.round(x, fmt, rounding, subnormals, saturate, seed, out)
     return round_numpy(x, fmt, rounding, subnormals, saturate, seed, out)
+
+
+def _round_plan_uncached(
+    fmt: Any, dt: np.dtype, rounding: Any, subnormals: Any, saturate: Any
+) -> tuple[int, ...]:
+    f = as_format(fmt)
+    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
+        raise ValueError(f"round: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}")
+    return (
+        ROUNDINGS[rounding],
+        *_spec(f, dt, _flag(subnormals, "subnormals"), _flag(saturate, "saturate")),
+    )
+
+
+# typed: True and 1 are different keys (1 is refused, True is not).
+_round_plan_cached = functools.lru_cache(maxsize=512, typed=True)(_round_plan_uncached)
+
+
+def _round_plan(
+    fmt: Any, dt: np.dtype, rounding: Any, subnormals: Any, saturate: Any
+) -> tuple[int, ...]:
+    """The kernel's mode and RoundSpec fields for round's arguments but x, seed and out, every
+    one checked: looked up once per combination, as a call's fixed cost is most of a small
+    array's."""
+    try:
+        return _round_plan_cached(fmt, dt, rounding, subnormals, saturate)
+    except TypeError:  # an unhashable argument, which the checks then name; or their own error
+        return _round_plan_uncached(fmt, dt, rounding, subnormals, saturate)
 
 
 def round_numpy(
@@ -385,13 +411,12 @@ def round_numpy(
         raise TypeError(
             f"round: x must be a float32 or float64 numpy or dask array, got {type(x).__name__}"
         )
-    dt = x.dtype.newbyteorder("=") if x.dtype.kind == "f" else x.dtype
+    dt = x.dtype
     if dt not in _SRC:
-        raise TypeError(f"round: x must be float32 or float64, got {x.dtype}")
-    f = as_format(fmt)
-    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
-        raise ValueError(f"round: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}")
-    spec = _spec(f, dt, _flag(subnormals, "subnormals"), _flag(saturate, "saturate"))
+        dt = dt.newbyteorder("=") if dt.kind == "f" else dt
+        if dt not in _SRC:
+            raise TypeError(f"round: x must be float32 or float64, got {x.dtype}")
+    plan = _round_plan(fmt, dt, rounding, subnormals, saturate)
     key = _seed(seed, rounding)
     check_out("round", out, (dt, x.dtype), "x's dtype", x.shape)
     src = np.ascontiguousarray(x, dtype=dt)
@@ -403,7 +428,7 @@ def round_numpy(
     )
     y = out if direct else np.empty(x.shape, dt)
     assert y is not None
-    _core.round(src, y, ROUNDINGS[rounding], *spec, key, index=_index(index, rounding))
+    _core.round(src, y, *plan, key, "", _index(index, rounding))
     if out is None or direct:
         return y
     np.copyto(out, y)

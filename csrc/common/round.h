@@ -525,27 +525,66 @@ inline uint8_t encode_one(typename Src<T>::U r, const EncodeSpec& e) {
 // hardware's default rounding (adding 2^23), which is exact and ties to even. rare marks the
 // lanes it does not answer (NaN, infinities, results past the largest finite value), which the
 // caller rounds and encodes again one by one.
-inline uint32_t encode_nearest_f32(uint32_t u, const RoundSpec& s, const EncodeSpec& e,
-                                   uint32_t normal_min, uint32_t max_code, float sub_scale,
-                                   uint32_t& rare) {
-  const auto m = [](bool c) { return uint32_t{0} - static_cast<uint32_t>(c); };
+// A format's constants for encode_nearest_f32.
+struct NearestCodes {
+  int mantissa_bits;
+  uint32_t rebias;      // (127 - bias) << m: the source's exponent field moved to the format's
+  uint32_t normal_min;  // the format's smallest normal's pattern
+  uint32_t max_code;    // the largest finite code's magnitude
+  float sub_scale;      // 2^(bias - 1 + m): a value in units of the smallest subnormal
+  int sign_shift;       // 32 - bits: the source's sign moved to the code's
+  uint32_t sign_bit;    // the code's
+};
+
+// kM: the format's mantissa bits, so that the shifts are immediates (the formats of ml_dtypes
+// have 1 to 4), or 0 for any, read from c. kNegZero: the format has -0. The result's bits
+// above the code's are left as they fall (the caller keeps the low byte): the subnormal lanes'
+// pattern of 2^23 + k is k there. rare needs no test of its own for infinities and NaN: their
+// pattern rounds past every finite code.
+template <int kM, bool kNegZero>
+inline uint32_t encode_nearest_f32(uint32_t u, const NearestCodes& c, uint32_t& rare) {
+  const auto m = [](bool b) { return uint32_t{0} - static_cast<uint32_t>(b); };
+  const int mb = kM > 0 ? kM : c.mantissa_bits;
   const uint32_t a = u & 0x7fffffffu;
-  const int drop = 23 - s.mantissa_bits;
+  const int drop = 23 - mb;
   const uint32_t odd = (a >> drop) & 1;
   const uint32_t rounded = (a + ((1u << drop) >> 1) - 1 + odd) >> drop;
-  const uint32_t normal = rounded - (static_cast<uint32_t>(127 - e.bias) << s.mantissa_bits);
+  const uint32_t normal = rounded - c.rebias;
   float v;
   memcpy(&v, &a, sizeof v);
-  const float t = v * sub_scale + 8388608.0f;
+  const float t = v * c.sub_scale + 8388608.0f;
   uint32_t sub;
   memcpy(&sub, &t, sizeof sub);
-  sub -= 0x4b000000u;
-  const uint32_t below = m(a < normal_min);
+  const uint32_t below = m(a < c.normal_min);
   const uint32_t mag = (sub & below) | (normal & ~below);
-  rare = m(a >= 0x7f800000u) | m(mag > max_code);
-  // The sign, except on a zero of a format without -0.
-  const uint32_t keep = m(mag != 0) | (s.negative_zero ? ~0u : 0u);
-  return mag | ((u >> 31) << (e.bits - 1) & keep);
+  rare = m(normal > c.max_code) & ~below;
+  const uint32_t sign = (u >> c.sign_shift) & c.sign_bit;
+  if constexpr (kNegZero) return mag | sign;
+  // A zero code takes no sign.
+  return mag | (sign & m((mag & (c.sign_bit - 1)) != 0));
+}
+
+template <int kM, bool kNegZero>
+void encode_nearest_run(const uint32_t* x, uint8_t* codes, size_t n, const RoundSpec& s,
+                        const EncodeSpec& e, const NearestCodes& c) {
+  // Only whether a block has rare lanes is kept: which ones, the second loop finds again.
+  constexpr size_t kBlock = 256;
+  for (size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
+    uint32_t any = 0;
+    for (size_t j = 0; j < len; ++j) {
+      uint32_t rare;
+      codes[i0 + j] = static_cast<uint8_t>(encode_nearest_f32<kM, kNegZero>(x[i0 + j], c, rare));
+      any |= rare;
+    }
+    for (size_t j = 0; any && j < len; ++j) {
+      uint32_t rare;
+      encode_nearest_f32<kM, kNegZero>(x[i0 + j], c, rare);
+      if (rare) {
+        codes[i0 + j] = encode_one<float>(round_one<float, kRoundNearestEven>(x[i0 + j], 0, s), e);
+      }
+    }
+  }
 }
 
 template <class T>
@@ -564,28 +603,35 @@ unsigned encode_any(const void* x, uint8_t* codes, size_t n, uint64_t index0, co
     if (s.mode == kRoundNearestEven && FpuGuard::kKnown) {
       const RoundSpec rs = s;
       const uint32_t* xu = reinterpret_cast<const uint32_t*>(xs);
-      // The format's smallest normal, its largest finite code's magnitude, and the scale of
-      // its smallest subnormal, from its bias and mantissa bits.
-      const uint32_t normal_min = static_cast<uint32_t>(127 + 1 - e.bias) << 23;
-      uint32_t max_bits = static_cast<uint32_t>(rs.max_bits);
-      const uint32_t max_code =
-          ((max_bits >> 23) - 127 + e.bias) << rs.mantissa_bits |
-          ((max_bits >> (23 - rs.mantissa_bits)) & ((1u << rs.mantissa_bits) - 1));
-      const float sub_scale = std::ldexp(1.0f, e.bias - 1 + rs.mantissa_bits);
-      uint32_t rare[kBlock];
-      for (size_t i0 = 0; i0 < n; i0 += kBlock) {
-        const size_t len = n - i0 < kBlock ? n - i0 : kBlock;
-        uint32_t any = 0;
-        for (size_t j = 0; j < len; ++j) {
-          codes[i0 + j] = static_cast<uint8_t>(
-              encode_nearest_f32(xu[i0 + j], rs, e, normal_min, max_code, sub_scale, rare[j]));
-          any |= rare[j];
+      const int mb = rs.mantissa_bits;
+      const uint32_t max_bits = static_cast<uint32_t>(rs.max_bits);
+      const NearestCodes c{
+          mb,
+          static_cast<uint32_t>(127 - e.bias) << mb,
+          static_cast<uint32_t>(127 + 1 - e.bias) << 23,
+          ((max_bits >> 23) - 127 + e.bias) << mb | ((max_bits >> (23 - mb)) & ((1u << mb) - 1)),
+          std::ldexp(1.0f, e.bias - 1 + mb),
+          32 - e.bits,
+          1u << (e.bits - 1)};
+      const auto run = [&](auto negative_zero) {
+        constexpr bool kNz = decltype(negative_zero)::value;
+        switch (mb) {
+          case 1:
+            return encode_nearest_run<1, kNz>(xu, codes, n, rs, e, c);
+          case 2:
+            return encode_nearest_run<2, kNz>(xu, codes, n, rs, e, c);
+          case 3:
+            return encode_nearest_run<3, kNz>(xu, codes, n, rs, e, c);
+          case 4:
+            return encode_nearest_run<4, kNz>(xu, codes, n, rs, e, c);
+          default:
+            return encode_nearest_run<0, kNz>(xu, codes, n, rs, e, c);
         }
-        for (size_t j = 0; any && j < len; ++j) {
-          if (rare[j]) {
-            codes[i0 + j] = encode_one<T>(round_one<T, kRoundNearestEven>(xu[i0 + j], 0, rs), e);
-          }
-        }
+      };
+      if (rs.negative_zero) {
+        run(std::true_type{});
+      } else {
+        run(std::false_type{});
       }
       return 0;
     }

@@ -227,7 +227,21 @@ struct CommonBounds {
   U half_tiny;  // T / 2
   U zero_sign;  // all ones where a zero result keeps its sign: a mask, as GCC's vectoriser
                 // gives up on a select of a loop-invariant bool (or of a 0/1 made from one)
+  U one;        // 1, opaque to the compiler (opaque_one)
 };
+
+// 1, as a value the compiler cannot see: GCC 12 vectorises 64-bit lanes of x << n for a
+// loop-invariant x, but turns the constant 1 << n into a form whose count is narrowed to 32
+// bits, which no vector shift takes ("unusable type for last operand"), and leaves every
+// float64 loop with one scalar.
+template <class U>
+inline U opaque_one() {
+  U one = 1;
+#if defined(__GNUC__)
+  asm("" : "+r"(one));
+#endif
+  return one;
+}
 
 template <class T, int kMode, bool kTiny>
 inline typename Src<T>::U round_common(typename Src<T>::U u, const BlockKey& key, uint32_t index_lo,
@@ -247,7 +261,7 @@ inline typename Src<T>::U round_common(typename Src<T>::U u, const BlockKey& key
   below = below > 0 ? below : 0;
   S drop = W - static_cast<S>(s.mantissa_bits) + below;
   drop = drop < W ? drop : W;
-  const U mask = (U{1} << drop) - 1;
+  const U mask = (bounds.one << drop) - 1;
   const uint32_t r32 = kMode == kRoundStochastic ? key.bits(index_lo) : 0;
   U r;
   if (kMode == kRoundToOdd) {
@@ -413,7 +427,7 @@ void round_run(const T* x, T* y, size_t n, uint64_t index0, const RoundSpec& spe
   const U tb = static_cast<U>(s.tiny_bits);
   const CommonBounds<U> bounds{tb > (U{1} << W) ? tb : U{1} << W,
                                tb >= (U{2} << W) ? tb - (U{1} << W) : tb >> 1,
-                               s.negative_zero ? static_cast<U>(~U{0}) : U{0}};
+                               s.negative_zero ? static_cast<U>(~U{0}) : U{0}, opaque_one<U>()};
   // Inputs below T (zeros included) are common in some data and formats (float4_e2m1fn's T is
   // 0.5) and need a second, still vectorised, pass of the block with them. After a block that
   // needed it, the next kTinyRun blocks take that pass alone, then the short one is tried again.

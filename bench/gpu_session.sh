@@ -8,11 +8,13 @@
 #             Machine code for CUDA_ARCHS only (default 90a-real: an H100/H200 runs every
 #             kernel from it, sm80's mma.sync ones too), a third of the full build's time
 #   test      the GPU tests: every GEMM kernel forced by name (sm90 last, in its own process,
-#             so that a hang there costs only its time limit), conversions, CuPy routing
+#             so that a hang there costs only its time limit), conversions, CuPy routing,
+#             round/fixed_point/storage dtypes against the CPU
 #   cputest   the whole CPU test suite on the host's cores (pytest-xdist), which run the
 #             AVX512-BF16 tier natively where they have it
 #   sanitize  compute-sanitizer memcheck, racecheck and synccheck over bench/gpu_sanitize.py
-#   bench     bench/cuda_gemm.py against cublasGemmEx and cupy.matmul
+#   bench     bench/cuda_gemm.py against cublasGemmEx and cupy.matmul; bench/cuda_round.py
+#             against a device copy
 #   tune      bench/micro/sm80_tune.cu: block-tile configurations of the mma.sync kernel timed
 #             side by side, each checked bit for bit against the shipped one (not yet run)
 #   cpu       the host CPU's model, VDPBF16PS's issue rate against FMA's
@@ -50,14 +52,15 @@ for stage in "$@"; do
       ;;
     test)
       run gpu_tests 240 "$py" -m pytest -q -p no:cacheprovider -rs -k "not sm90" \
-        tests/test_cuda_gemm.py tests/test_cuda.py tests/test_cupy_host.py
+        tests/test_cuda_gemm.py tests/test_cuda.py tests/test_cupy_host.py tests/test_cuda_round.py
       run gpu_tests_sm90 150 "$py" -m pytest -q -p no:cacheprovider -rs -k sm90 \
         tests/test_cuda_gemm.py
       ;;
     cputest)
       run cpu_tests 400 "$py" -m pytest -q -p no:cacheprovider -p no:benchmark -n 12 \
         -m "not slow" tests \
-        --ignore=tests/test_cuda_gemm.py --ignore=tests/test_cuda.py
+        --ignore=tests/test_cuda_gemm.py --ignore=tests/test_cuda.py \
+        --ignore=tests/test_cuda_round.py
       ;;
     sanitize)
       for tool in memcheck racecheck synccheck; do
@@ -67,6 +70,7 @@ for stage in "$@"; do
       ;;
     bench)
       run cuda_gemm 400 "$py" bench/cuda_gemm.py --json "$out/cuda_gemm.json" ${BENCH_ARGS:-}
+      run cuda_round 200 "$py" bench/cuda_round.py --json "$out/cuda_round.json"
       ;;
     tune)
       run sm80_tune_build 300 nvcc -O3 -std=c++17 --expt-relaxed-constexpr \

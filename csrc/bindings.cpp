@@ -17,6 +17,7 @@
 #include "dispatch.h"
 #include "numpy_patch.h"
 #include "sigint.h"
+#include "spec_args.h"
 #include "threads.h"
 
 namespace py = pybind11;
@@ -696,30 +697,11 @@ PYBIND11_MODULE(_core, m) {
         const py::ssize_t size = x.itemsize();
         if ((size != 4 && size != 8) || codes.itemsize() != 1 || x.size() != codes.size() ||
             !(x.flags() & py::array::c_style) || !(codes.flags() & py::array::c_style) ||
-            !codes.writeable() || round_spec.size() != 10 || encode_spec.size() != 6) {
+            !codes.writeable()) {
           throw py::value_error("encode: x a C-contiguous float array, codes one byte per element");
         }
-        const auto i = [&](int k) { return round_spec[k].cast<int>(); };
-        const auto u = [&](int k) { return round_spec[k].cast<uint64_t>(); };
-        const uint64_t seed = u(9);
-        const RoundSpec spec{i(0),
-                             i(1),
-                             i(2),
-                             i(3),
-                             u(4),
-                             u(5),
-                             u(6),
-                             u(7),
-                             round_spec[8].cast<bool>(),
-                             static_cast<uint32_t>(seed),
-                             static_cast<uint32_t>(seed >> 32)};
-        const auto b = [&](int k) { return encode_spec[k].cast<int>(); };
-        const EncodeSpec enc{b(0),
-                             b(1),
-                             b(2),
-                             static_cast<uint8_t>(b(3)),
-                             static_cast<uint8_t>(b(4)),
-                             static_cast<uint8_t>(b(5))};
+        const RoundSpec spec = round_spec_from(round_spec);
+        const EncodeSpec enc = encode_spec_from(encode_spec);
         const EncodeFn fn =
             convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).encode[size == 8];
         const char* src = static_cast<const char*>(x.data());

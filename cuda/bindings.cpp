@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "spec_args.h"
 
 namespace py = pybind11;
 
@@ -44,6 +45,60 @@ void convert(uintptr_t src, uintptr_t dst, const std::vector<int64_t>& shape,
                                reinterpret_cast<cudaStream_t>(stream));
   }
   check(e, "halfkit CUDA conversion");
+}
+
+// Every call below takes device pointers to contiguous arrays of n elements, which the Python
+// layer (halfkit._gpu) has checked.
+void round_call(uintptr_t x, uintptr_t y, size_t n, int elem_size, const py::tuple& spec,
+                uint64_t index0, uintptr_t stream) {
+  const halfkit::RoundSpec s = halfkit::round_spec_from(spec);
+  cudaError_t e;
+  {
+    py::gil_scoped_release nogil;
+    e = halfkit::cuda::round(reinterpret_cast<const void*>(x), reinterpret_cast<void*>(y), n,
+                             elem_size, index0, s, reinterpret_cast<cudaStream_t>(stream));
+  }
+  check(e, "halfkit CUDA round");
+}
+
+void encode_call(uintptr_t x, uintptr_t codes, size_t n, int elem_size, const py::tuple& spec,
+                 const py::tuple& encode_spec, uint64_t index0, uintptr_t stream) {
+  const halfkit::RoundSpec s = halfkit::round_spec_from(spec);
+  const halfkit::EncodeSpec es = halfkit::encode_spec_from(encode_spec);
+  cudaError_t e;
+  {
+    py::gil_scoped_release nogil;
+    e = halfkit::cuda::encode(reinterpret_cast<const void*>(x), reinterpret_cast<uint8_t*>(codes),
+                              n, elem_size, index0, s, es, reinterpret_cast<cudaStream_t>(stream));
+  }
+  check(e, "halfkit CUDA encode");
+}
+
+void decode_call(uintptr_t codes, uintptr_t y, size_t n, int elem_size, const py::bytes& table,
+                 uintptr_t stream) {
+  const std::string t = table;
+  if (t.size() != 256 * static_cast<size_t>(elem_size)) {
+    throw std::invalid_argument("decode: the table holds 256 results of elem_size bytes");
+  }
+  cudaError_t e;
+  {
+    py::gil_scoped_release nogil;
+    e = halfkit::cuda::decode(reinterpret_cast<const uint8_t*>(codes), reinterpret_cast<void*>(y),
+                              n, elem_size, t.data(), reinterpret_cast<cudaStream_t>(stream));
+  }
+  check(e, "halfkit CUDA decode");
+}
+
+void fixed_point_call(uintptr_t x, uintptr_t y, size_t n, int elem_size, const py::tuple& spec,
+                      int out_bytes, uint64_t seed, uint64_t index0, uintptr_t stream) {
+  const halfkit::FixedSpec f = halfkit::fixed_spec_from(spec, out_bytes, seed);
+  cudaError_t e;
+  {
+    py::gil_scoped_release nogil;
+    e = halfkit::cuda::fixed_point(reinterpret_cast<const void*>(x), reinterpret_cast<void*>(y), n,
+                                   elem_size, index0, f, reinterpret_cast<cudaStream_t>(stream));
+  }
+  check(e, "halfkit CUDA fixed_point");
 }
 
 halfkit::cuda::GemmKernel gemm_kernel(const std::string& name) {
@@ -138,6 +193,15 @@ PYBIND11_MODULE(_cuda, m) {
         py::arg("b"), py::arg("b_rs"), py::arg("b_cs"), py::arg("b_off"), py::arg("c"),
         py::arg("ldc"), py::arg("c_bs"), py::arg("m"), py::arg("n"), py::arg("k"), py::arg("batch"),
         py::arg("in_format"), py::arg("out_format"), py::arg("kernel"), py::arg("stream"));
+  m.def("round", &round_call, py::arg("x"), py::arg("y"), py::arg("n"), py::arg("elem_size"),
+        py::arg("spec"), py::arg("index0"), py::arg("stream"));
+  m.def("encode", &encode_call, py::arg("x"), py::arg("codes"), py::arg("n"), py::arg("elem_size"),
+        py::arg("spec"), py::arg("encode_spec"), py::arg("index0"), py::arg("stream"));
+  m.def("decode", &decode_call, py::arg("codes"), py::arg("y"), py::arg("n"), py::arg("elem_size"),
+        py::arg("table"), py::arg("stream"));
+  m.def("fixed_point", &fixed_point_call, py::arg("x"), py::arg("y"), py::arg("n"),
+        py::arg("elem_size"), py::arg("spec"), py::arg("out_bytes"), py::arg("seed"),
+        py::arg("index0"), py::arg("stream"));
   m.def("device_count", []() -> py::tuple {
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/kernels.h"
+
 namespace halfkit {
 namespace cuda {
 
@@ -17,6 +19,21 @@ constexpr int kMaxDims = 32;
 cudaError_t convert(int sf, int df, const void* src, void* dst, size_t n, bool contiguous, int nd,
                     const int64_t* shape, const int64_t* src_strides, const int64_t* dst_strides,
                     cudaStream_t stream);
+
+// halfkit.round, the storage formats' codes and fixed point (common/round_ref.h, element by
+// element) on n contiguous elements of elem_size bytes (4: float32, 8: float64) on `stream`,
+// asynchronously; index0 is the first element's index in the whole array (stochastic
+// rounding's key). codes: one byte per element. fixed_point writes f.out_bytes per element
+// (codes), or elem_size (values). decode's table: 256 results' bits, copied at the launch.
+// Each returns the launch's error code; none reports floating-point flags.
+cudaError_t round(const void* x, void* y, size_t n, int elem_size, uint64_t index0,
+                  const RoundSpec& s, cudaStream_t stream);
+cudaError_t encode(const void* x, uint8_t* codes, size_t n, int elem_size, uint64_t index0,
+                   const RoundSpec& s, const EncodeSpec& e, cudaStream_t stream);
+cudaError_t decode(const uint8_t* codes, void* y, size_t n, int elem_size, const void* table,
+                   cudaStream_t stream);
+cudaError_t fixed_point(const void* x, void* y, size_t n, int elem_size, uint64_t index0,
+                        const FixedSpec& f, cudaStream_t stream);
 
 // One batched product C = A B, float16 or bfloat16 inputs (in_format), float32 accumulation,
 // C float32 or rounded once to in the contract's way to float16/bfloat16 (out_format).

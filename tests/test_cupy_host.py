@@ -43,17 +43,42 @@ class _Device:
         return False
 
 
+class _Stream:
+    ptr = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+
 def _fake_cupy():
+    def dev(f):
+        return lambda *a, **k: np.asarray(f(*a, **k)).view(FakeArray)
+
     m = types.ModuleType("cupy")
     m.ndarray = FakeArray
     m.uint16 = np.uint16
-    m.empty = lambda shape, dtype: np.empty(shape, dtype).view(FakeArray)
-    m.asarray = lambda x: np.array(x).view(FakeArray)
+    m.empty = dev(np.empty)
+    m.empty_like = dev(np.empty_like)
+    m.full = dev(np.full)
+    m.ones = dev(np.ones)
+    m.asarray = dev(np.array)
+    m.ascontiguousarray = dev(np.ascontiguousarray)
+    m.asfortranarray = dev(np.asfortranarray)
     m.asnumpy = lambda x: np.array(x).view(np.ndarray)
     m.may_share_memory = np.may_share_memory
     m.copyto = np.copyto
-    stream = types.SimpleNamespace(ptr=0)
-    m.cuda = types.SimpleNamespace(get_current_stream=lambda: stream)
+    stream = _Stream()
+    m.cuda = types.SimpleNamespace(
+        get_current_stream=lambda: stream,
+        Stream=lambda **kw: stream,
+        runtime=types.SimpleNamespace(getDevice=lambda: 0),
+    )
     return m
 
 

@@ -331,7 +331,7 @@ def test_bad_arguments_are_clear_errors_and_write_nothing():
     out = np.full(8, 7.0, np.float32)
     kw = dict(integer_bits=3, fraction_bits=4)
     cases = [
-        (TypeError, "must be a float32 or float64 numpy or dask array", ([1.0],), kw),
+        (TypeError, "must be a float32 or float64 numpy, CuPy or dask array", ([1.0],), kw),
         (TypeError, "float32 or float64, got float16", (x.astype(np.float16),), kw),
         (
             TypeError,

@@ -373,7 +373,7 @@ def test_bad_arguments_are_clear_errors_and_write_nothing():
     x = np.ones(8, np.float32)
     out = np.full(8, 7.0, np.float32)
     cases = [
-        (TypeError, "float32 or float64 numpy or dask array", dict(x=[1.0, 2.0])),
+        (TypeError, "float32 or float64 numpy, CuPy or dask array", dict(x=[1.0, 2.0])),
         (TypeError, "float32 or float64", dict(x=np.ones(3, np.int32))),
         (TypeError, "float32 or float64", dict(x=np.ones(3, np.float16))),
         (ValueError, "at most 23 mantissa bits", dict(fmt=Format(8, 30))),

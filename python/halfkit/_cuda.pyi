@@ -35,3 +35,28 @@ def gemm(
 def device_count() -> tuple[int, str]: ...
 def device_info(device: int) -> dict[str, Any]: ...
 def runtime_version() -> int: ...
+def round(
+    x: int, y: int, n: int, elem_size: int, spec: tuple[Any, ...], index0: int, stream: int
+) -> None: ...
+def encode(
+    x: int,
+    codes: int,
+    n: int,
+    elem_size: int,
+    spec: tuple[Any, ...],
+    encode_spec: tuple[int, ...],
+    index0: int,
+    stream: int,
+) -> None: ...
+def decode(codes: int, y: int, n: int, elem_size: int, table: bytes, stream: int) -> None: ...
+def fixed_point(
+    x: int,
+    y: int,
+    n: int,
+    elem_size: int,
+    spec: tuple[Any, ...],
+    out_bytes: int,
+    seed: int,
+    index0: int,
+    stream: int,
+) -> None: ...

@@ -202,9 +202,10 @@ def fixed_numpy(
             None,
         )
         return r[()]
-    if not isinstance(x, np.ndarray):
+    gpu = type(x).__module__.startswith("cupy")  # _arrays.is_cupy, inlined: this path is hot
+    if not gpu and not isinstance(x, np.ndarray):
         raise TypeError(
-            "fixed_point: x must be a float32 or float64 numpy or dask array, got "
+            "fixed_point: x must be a float32 or float64 numpy, CuPy or dask array, got "
             f"{type(x).__name__}"
         )
     dt = x.dtype
@@ -214,6 +215,10 @@ def fixed_numpy(
             raise TypeError(f"fixed_point: x must be float32 or float64, got {x.dtype}")
     result, *plan = _plan(dt, integer_bits, fraction_bits, signed, rounding, overflow, codes)
     key = _seed(seed, rounding, "fixed_point")
+    if gpu or (out is not None and type(out).__module__.startswith("cupy")):
+        from . import _gpu
+
+        return _gpu.fixed_point(x, result, tuple(plan), key, out)
     check_out("fixed_point", out, (result,), "the result's dtype", x.shape)
     src = np.ascontiguousarray(x, dtype=dt)
     # The kernel reads a block of x before it writes that block: y may be x itself, not a

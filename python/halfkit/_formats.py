@@ -15,6 +15,7 @@ from typing import Any, Literal, overload
 import numpy as np
 
 from . import _core
+from ._arrays import is_cupy
 
 NanKind = Literal["ieee", "all-ones", "negative-zero"] | None
 
@@ -407,9 +408,11 @@ def round_numpy(
     if isinstance(x, (np.float32, np.float64)) and out is None:
         r = round_numpy(np.asarray(x), fmt, rounding, subnormals, saturate, seed, None)
         return r[()]  # a scalar for a scalar, as numpy's functions answer
-    if not isinstance(x, np.ndarray):
+    gpu = type(x).__module__.startswith("cupy")  # _arrays.is_cupy, inlined: this path is hot
+    if not gpu and not isinstance(x, np.ndarray):
         raise TypeError(
-            f"round: x must be a float32 or float64 numpy or dask array, got {type(x).__name__}"
+            "round: x must be a float32 or float64 numpy, CuPy or dask array, got "
+            f"{type(x).__name__}"
         )
     dt = x.dtype
     if dt not in _SRC:
@@ -418,6 +421,10 @@ def round_numpy(
             raise TypeError(f"round: x must be float32 or float64, got {x.dtype}")
     plan = _round_plan(fmt, dt, rounding, subnormals, saturate)
     key = _seed(seed, rounding)
+    if gpu or (out is not None and type(out).__module__.startswith("cupy")):
+        from . import _gpu
+
+        return _gpu.round(x, plan, key, out)
     check_out("round", out, (dt, x.dtype), "x's dtype", x.shape)
     src = np.ascontiguousarray(x, dtype=dt)
     direct = (
@@ -536,14 +543,19 @@ def to_storage(
     out: np.ndarray | None,
     index: tuple[int, ...] = (),
 ) -> tuple[np.ndarray, int]:
-    """x (float32 or float64, native, any layout) rounded and written as dt's codes, with the
-    floating-point flags ml_dtypes' cast raises (float64 sources only)."""
+    """x (float32 or float64, native, any layout; numpy or CuPy) rounded and written as dt's
+    codes, with the floating-point flags ml_dtypes' cast raises (float64 sources on the CPU
+    only)."""
+    spec = _spec(STORAGE[dt], x.dtype, True, saturate)
+    rs = (ROUNDINGS[rounding], *spec, key)
+    if is_cupy(x):
+        from . import _gpu
+
+        return _gpu.to_storage(x, dt, rs, encode_spec(dt), out), 0
     src = np.ascontiguousarray(x)
-    spec = _spec(STORAGE[dt], src.dtype, True, saturate)
     direct = out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src)
     codes = out if direct else np.empty(x.shape, dt)
     assert codes is not None
-    rs = (ROUNDINGS[rounding], *spec, key)
     flags = _core.encode(
         src, codes.view(np.uint8), rs, encode_spec(dt), index=_index(index, rounding)
     )
@@ -554,7 +566,11 @@ def to_storage(
 
 
 def from_storage(x: np.ndarray, target: np.dtype, out: np.ndarray | None) -> np.ndarray:
-    """dt's codes read as float32 or float64 (exact)."""
+    """dt's codes read as float32 or float64 (exact); numpy or CuPy."""
+    if is_cupy(x):
+        from . import _gpu
+
+        return _gpu.from_storage(x, target, decode_table(x.dtype, target), out)
     src = np.ascontiguousarray(x)
     direct = out is not None and out.flags.c_contiguous and not np.may_share_memory(out, src)
     y = out if direct else np.empty(x.shape, target)
@@ -640,9 +656,8 @@ def astype_any(
     seed: Any,
     index: tuple[int, ...] = (),
 ) -> Any:
-    """halfkit.astype where a storage dtype or a rounding option is involved (numpy and dask
-    arrays); index: where x lies in a larger array (a dask chunk's place)."""
-    from ._arrays import is_cupy
+    """halfkit.astype where a storage dtype or a rounding option is involved (numpy, CuPy and
+    dask arrays); index: where x lies in a larger array (a dask chunk's place)."""
     from ._cpu import convert, report_flags
     from ._dask import is_dask
     from ._dtypes import ACCEPTED, FORMAT, native
@@ -651,21 +666,33 @@ def astype_any(
         from . import _dask
 
         return _dask.astype_any(x, dst, out, rounding, saturate, seed)
-    if is_cupy(x) or is_cupy(out):
-        raise TypeError(
-            "halfkit.astype: the 8-, 6- and 4-bit dtypes and the rounding options take numpy "
-            f"and dask arrays (for now), got {type(x if is_cupy(x) else out).__name__}"
-        )
     if not isinstance(rounding, str) or rounding not in ROUNDINGS:
         raise ValueError(
             f"halfkit.astype: unknown rounding {rounding!r}; accepted: {', '.join(ROUNDINGS)}"
         )
     saturate = _flag(saturate, "saturate")
     key = _seed(seed, rounding, "halfkit.astype")
-    try:
-        xa = np.asarray(x)
-    except Exception as e:
-        raise TypeError(f"halfkit.astype: cannot make an array of {type(x).__name__}: {e}") from e
+    gpu = is_cupy(x) or is_cupy(out)
+    if gpu:
+        import cupy
+
+        from . import _gpu
+
+        xp, convert = cupy, _gpu.convert
+        if not isinstance(x, cupy.ndarray):
+            raise TypeError(
+                "halfkit.astype: out is a CuPy array but x is not; pass both on the same device "
+                "(cupy.asarray(x) to move x to the GPU)"
+            )
+        xa = x
+    else:
+        xp = np
+        try:
+            xa = np.asarray(x)
+        except Exception as e:
+            raise TypeError(
+                f"halfkit.astype: cannot make an array of {type(x).__name__}: {e}"
+            ) from e
     src = native(xa.dtype)
     if src not in FORMAT and src not in STORAGE:
         raise TypeError(
@@ -673,9 +700,9 @@ def astype_any(
             f"and {STORAGE_NAMES}"
         )
     if out is not None:
-        if not isinstance(out, np.ndarray):
+        if not isinstance(out, xp.ndarray):
             raise TypeError(
-                f"halfkit.astype: out must be a numpy.ndarray, got {type(out).__name__}"
+                f"halfkit.astype: out must be a {xp.__name__}.ndarray, got {type(out).__name__}"
             )
         if out.dtype != dst:
             raise TypeError(
@@ -685,15 +712,17 @@ def astype_any(
             raise ValueError(
                 f"halfkit.astype: out has shape {out.shape}, but the input has shape {xa.shape}"
             )
-        if not out.flags.writeable:
+        if not gpu and not out.flags.writeable:
             raise ValueError("halfkit.astype: out is read-only")
     f32, f64 = np.dtype(np.float32), np.dtype(np.float64)
     if not xa.dtype.isnative:
+        if gpu:
+            raise TypeError(f"halfkit.astype: CuPy arrays need a native byte order, got {xa.dtype}")
         xa = xa.astype(src)
     if src in STORAGE and dst in (f32, f64):
         y = from_storage(xa, dst, out)
     elif dst in STORAGE and src == dst:
-        y = xa.copy() if out is None else _copy(xa, out)
+        y = xa.copy() if out is None else _copy(xp, xa, out)
     else:
         # A wide copy or view of x: storage and 16-bit values widen to float32 exactly.
         if src in STORAGE:
@@ -703,7 +732,7 @@ def astype_any(
         else:
             wide = xa
         if dst in STORAGE:
-            if out is not None and np.may_share_memory(wide, out):
+            if out is not None and xp.may_share_memory(wide, out):
                 wide = wide.copy()
             y, flags = to_storage(wide, dst, rounding, saturate, key, out, index)
             if flags and rounding == "nearest-even" and not saturate:
@@ -713,12 +742,15 @@ def astype_any(
         else:
             fmt = Format.from_dtype(dst)
             r = round_numpy(wide, fmt, rounding, True, saturate, key, None, index)
-            y = convert(r, dst, out) if r.dtype != dst else (r if out is None else _copy(r, out))
+            if r.dtype != dst:
+                y = convert(r, dst, out)
+            else:
+                y = r if out is None else _copy(xp, r, out)
     if out is None and xa.ndim > 1 and xa.flags.f_contiguous and not xa.flags.c_contiguous:
-        y = np.asfortranarray(y)  # astype keeps x's memory order
+        y = xp.asfortranarray(y)  # astype keeps x's memory order
     return y[()] if out is None and isinstance(x, np.generic) else y
 
 
-def _copy(src: np.ndarray, out: np.ndarray) -> np.ndarray:
-    np.copyto(out, src)
+def _copy(xp: Any, src: Any, out: Any) -> Any:
+    xp.copyto(out, src)
     return out

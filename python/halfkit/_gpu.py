@@ -1,4 +1,5 @@
-"""The CuPy backend: conversions and matmul on the GPU through halfkit._cuda.
+"""The CuPy backend: conversions, matmul, round, fixed_point and the storage dtypes on the GPU
+through halfkit._cuda.
 
 Callers (the front modules) have checked the arguments that do not depend on the device; this
 module checks devices and byte order, lays operands out for the kernels and launches them.
@@ -66,6 +67,103 @@ def _convert(cupy: Any, x: Any, dst: Any, out: Any) -> Any:
             codes[0], codes[1], cupy.cuda.get_current_stream().ptr, contiguous,
         )  # fmt: skip
     return y
+
+
+def elementwise(who: str, x: Any, out: Any, result: Any, launch: Any) -> Any:
+    """launch(src, y, n, stream) run on x (a CuPy array, made C-contiguous) into a new
+    C-contiguous array of dtype result on x's device, or into out (a CuPy array of x's shape
+    and that dtype on the same device), for halfkit.round, fixed_point and the storage dtypes.
+    The kernels index elements in C order, as stochastic rounding's key needs."""
+    import cupy
+
+    _require_cuda(who.partition(":")[0])
+    if not isinstance(x, cupy.ndarray):
+        raise TypeError(
+            f"{who}: out is a CuPy array but x is not; pass both on the same device "
+            "(cupy.asarray(x) to move x to the GPU)"
+        )
+    if not x.dtype.isnative:
+        raise TypeError(f"{who}: CuPy arrays need a native byte order, got {x.dtype}")
+    if out is not None:
+        if not isinstance(out, cupy.ndarray):
+            raise TypeError(
+                f"{who}: x is a CuPy array, so out must be a cupy.ndarray on the same device, "
+                f"got {type(out).__name__}"
+            )
+        if out.dtype != result:
+            raise ValueError(f"{who}: out must have the result's dtype ({result}), got {out.dtype}")
+        if out.shape != x.shape:
+            raise ValueError(f"{who}: out must have x's shape {x.shape}, got {out.shape}")
+        if out.device.id != x.device.id:
+            raise ValueError(f"{who}: x is on GPU {x.device.id} but out is on GPU {out.device.id}")
+    with x.device:
+        src = cupy.ascontiguousarray(x)
+        direct = out is not None and out.flags.c_contiguous and not cupy.may_share_memory(out, src)
+        y = out if direct else cupy.empty(x.shape, result)
+        if x.size:
+            launch(src, y, src.size, cupy.cuda.get_current_stream().ptr)
+        if out is None or direct:
+            return y
+        cupy.copyto(out, y)
+        return out
+
+
+def round(x: Any, plan: tuple[int, ...], key: int, out: Any) -> Any:  # noqa: A001
+    """halfkit.round on the GPU: plan is the kernel's mode and RoundSpec fields."""
+    spec = (*plan, key)
+    return elementwise(
+        "round",
+        x,
+        out,
+        x.dtype,
+        lambda src, y, n, stream: _cuda.round(
+            src.data.ptr, y.data.ptr, n, src.itemsize, spec, 0, stream
+        ),
+    )
+
+
+def fixed_point(x: Any, result: Any, plan: tuple[Any, ...], key: int, out: Any) -> Any:
+    """halfkit.fixed_point on the GPU: plan is the kernel's FixedSpec fields; values when
+    result is x's dtype, else codes of result's size."""
+    out_bytes = 0 if result.kind == "f" else result.itemsize
+    return elementwise(
+        "fixed_point",
+        x,
+        out,
+        result,
+        lambda src, y, n, stream: _cuda.fixed_point(
+            src.data.ptr, y.data.ptr, n, src.itemsize, plan, out_bytes, key, 0, stream
+        ),
+    )
+
+
+def to_storage(
+    x: Any, dt: Any, round_spec: tuple[int, ...], encode_spec: tuple[int, ...], out: Any
+) -> Any:
+    """x (float32 or float64) rounded by round_spec and written as dt's codes."""
+    return elementwise(
+        "halfkit.astype",
+        x,
+        out,
+        dt,
+        lambda src, y, n, stream: _cuda.encode(
+            src.data.ptr, y.data.ptr, n, src.itemsize, round_spec, encode_spec, 0, stream
+        ),
+    )
+
+
+def from_storage(x: Any, target: Any, table: Any, out: Any) -> Any:
+    """A storage dtype's codes read as target (float32 or float64): table[code]."""
+    raw = table.tobytes()
+    return elementwise(
+        "halfkit.astype",
+        x,
+        out,
+        target,
+        lambda src, y, n, stream: _cuda.decode(
+            src.data.ptr, y.data.ptr, n, y.itemsize, raw, stream
+        ),
+    )
 
 
 def matmul(

@@ -623,13 +623,20 @@ PYBIND11_MODULE(_core, m) {
                              negative_zero,
                              static_cast<uint32_t>(seed),
                              static_cast<uint32_t>(seed >> 32)};
-        const RoundFn fn =
-            convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).round[size == 8];
+        const bool reference = tier == "reference";
+        const RoundFn fn = reference
+                               ? nullptr
+                               : convert_table(tier.empty() ? active_isa() : tier_from_name(tier))
+                                     .round[size == 8];
         const char* src = static_cast<const char*>(x.data());
         char* dst = static_cast<char*>(y.mutable_data());
         const IndexMap map(index);
         py::gil_scoped_release nogil;
         map.for_runs(static_cast<size_t>(x.size()), [&](size_t first, size_t len, uint64_t i0) {
+          if (reference) {
+            round_reference(src + first * size, dst + first * size, len, i0, spec, size == 8);
+            return;
+          }
           fn(src + first * size, dst + first * size, len, i0, spec);
         });
       },
@@ -638,7 +645,8 @@ PYBIND11_MODULE(_core, m) {
       py::arg("inf_bits"), py::arg("negative_zero"), py::arg("seed"),
       py::arg("tier") = std::string(), py::arg("index") = py::tuple(),
       "halfkit.round's kernel: x (C-contiguous float32 or float64) rounded into y by the "
-      "RoundSpec these fields make (common/kernels.h); the Python layer derives them. index: "
+      "RoundSpec these fields make (common/kernels.h); the Python layer derives them. tier: "
+      "'' (the one in use), a tier's name, or 'reference' (round_one per element). index: "
       "where x lies in a larger array, (base, run, extents..., strides...), for the seed's key.");
   m.def(
       "fixed_point",

@@ -114,6 +114,12 @@ struct ConvertTable {
   DecodeFn decode[2] = {};  // float32, float64 results
 };
 
+// round_one of common/round_ref.h for each element, nothing vectorised, no FPU path: what every
+// tier's RoundFn is tested against over all float32 inputs (tests/test_exhaustive.py). f64:
+// float64 elements, else float32. Defined in the scalar tier's translation unit.
+void round_reference(const void* x, void* y, size_t n, uint64_t index0, const RoundSpec& s,
+                     bool f64);
+
 // Each tier fills the table with its own kernels. Defined in that tier's translation unit; the
 // caller must have checked that the CPU supports the tier.
 void fill_convert_scalar(ConvertTable& t);

@@ -76,6 +76,44 @@ def test_shorthands():
     assert halfkit.to_float16(x, out=out) is out
 
 
+def test_the_public_functions_are_their_python_functions_in_front():
+    """astype and the shorthands are builtins that answer the common call in C++ and hand every
+    other call to the Python function they front: the same results, signature, docstring, and
+    pickling by name (dask ships them to workers)."""
+    import inspect
+    import pickle
+
+    from halfkit import _convert
+
+    x = sample((4, 6), F32)
+    for name in ("astype", "to_bfloat16", "to_float16", "to_float32", "to_float64"):
+        front, general = getattr(halfkit, name), getattr(_convert, name)
+        assert front.__wrapped__ is general and front.__doc__ == general.__doc__
+        assert inspect.signature(front) == inspect.signature(general)
+        assert pickle.loads(pickle.dumps(front)) is front
+    spellings = [
+        lambda: halfkit.astype(x, F16),
+        lambda: halfkit.astype(x, "float16"),
+        lambda: halfkit.astype(x, np.float16),
+        lambda: halfkit.astype(x, dtype=F16),  # keywords: the Python function answers
+        lambda: halfkit.astype(x=x, dtype="float16"),
+        lambda: halfkit.astype(x, F16, out=np.empty((4, 6), F16)),
+        lambda: halfkit.astype(x, F16, rounding="nearest-even"),
+        lambda: halfkit.astype(np.asfortranarray(x), F16),
+        lambda: halfkit.to_float16(x),
+        lambda: halfkit.to_float16(x=x),
+    ]
+    for call in spellings:
+        same(call(), expected(x, F16))
+    assert halfkit.astype(np.asfortranarray(x), F16).flags.f_contiguous
+    with pytest.raises(TypeError):
+        halfkit.astype(x)
+    with pytest.raises(TypeError):
+        halfkit.to_float16(x, F16)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        halfkit.astype(x, F16, outt=None)
+
+
 def test_non_array_inputs():
     same(
         halfkit.astype([1.5, -2.25, 1e-8], "bfloat16"), expected(np.array([1.5, -2.25, 1e-8]), BF16)

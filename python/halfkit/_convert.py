@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
 
-from . import _cpu, _dask, _formats, _gpu
+from . import _core, _cpu, _dask, _formats, _gpu
 from ._arrays import is_cupy
 from ._dtypes import ACCEPTED, FORMAT, native, resolve
 from ._dtypes import bfloat16 as _bf16
@@ -190,3 +191,21 @@ def to_float32(x: Any, *, out: Any = None) -> Any:
 def to_float64(x: Any, *, out: Any = None) -> Any:
     """``astype(x, numpy.float64, out=out)``."""
     return astype(x, _f64, out=out)
+
+
+def fast_fronts() -> tuple[Any, ...]:
+    """astype, to_bfloat16, to_float16, to_float32 and to_float64 behind builtins that answer
+    their common calls in C++ (_core.fast_front) and hand every other call to the function
+    here; each keeps its function's name, docstring and signature (``__wrapped__``)."""
+    fronts = []
+    for fn, dtype in (
+        (astype, None),
+        (to_bfloat16, _bf16),
+        (to_float16, _f16),
+        (to_float32, _f32),
+        (to_float64, _f64),
+    ):
+        front = functools.update_wrapper(_core.fast_front(fn, dtype), fn)
+        front.__module__ = "halfkit"  # pickled by name, found as halfkit.<name>
+        fronts.append(front)
+    return tuple(fronts)

@@ -926,5 +926,8 @@ PYBIND11_MODULE(_core, m) {
   m.attr("cuda_build_note") = "not built";
 #endif
   m.attr("parallel_min_elements") = kParallelMinElements;
+  m.def("stream_min_bytes", &stream_min_bytes, py::arg("threads"),
+        "Destinations larger than this many bytes, converted on threads threads, may be written "
+        "around the caches.");
   m.attr("max_gemm_dim") = kMaxGemmDim;
 }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "cpu_features.h"
 #include "dispatch.h"
 #include "threads.h"
 
@@ -99,13 +100,22 @@ unsigned walk(ConvertFn fn, const Space& sp, const char* src, char* dst, size_t 
 
 }  // namespace
 
+size_t stream_min_bytes(int threads) {
+  const CacheSizes c = cache_sizes();
+  const size_t t = static_cast<size_t>(threads > 0 ? threads : 1);
+  const size_t l2 = 2 * c.l2 * t / static_cast<size_t>(c.l2_shared_by > 0 ? c.l2_shared_by : 1);
+  const size_t sharers = static_cast<size_t>(c.l3_shared_by > 0 ? c.l3_shared_by : 1);
+  const size_t l3 = c.l3 * std::min(t, sharers) / sharers;
+  return std::max(l2, l3);
+}
+
 unsigned convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
                     const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
                     size_t dst_size, bool may_stream, bool underflow) {
   const Space sp = simplify(src_strides, dst_strides, shape, ndim, src_size, dst_size);
   if (sp.total == 0) return 0;
-  const bool stream = may_stream && sp.total * dst_size >= kStreamMinBytes;
   const int threads = get_num_threads();
+  const bool stream = may_stream && sp.total * dst_size > stream_min_bytes(threads);
   if (sp.total < kParallelMinElements)
     return walk(fn, sp, src, dst, 0, sp.total, stream, underflow);
   // A few tasks per thread let a thread that was descheduled on a noisy machine be helped out;

@@ -16,16 +16,21 @@ namespace halfkit {
 // elements, 0.77-0.91x at 64K, 1.04-1.12x at 128K, 1.5-1.8x at 256K, 2x and more from 512K.
 constexpr size_t kParallelMinElements = size_t{1} << 17;
 
-// From this many destination bytes on, kernels may write around the caches (see ConvertFn).
-// Measured on the CI machine (2 cores, 2 MiB L2 each; the 260 MB L3 the VM reports gave little):
-// 2 threads, float16 -> float64 / float32, ordinary against non-temporal stores: 84 / 98
-// against 53 / 58 GB/s at 2 / 1 MB out, 48 / 57 against 56 / 65 at 8 / 4 MB, 27 / 54 against
-// 56 / 63 at 16 / 8 MB. Outputs up to 8 MB stay in cache for whatever reads them next.
-constexpr size_t kStreamMinBytes = size_t{8} << 20;
+// Past this many destination bytes, for a conversion on `threads` threads, kernels may write
+// around the caches (see ConvertFn): the larger of twice the L2 of those threads' cores and the
+// part of L3 they share. Below it the output stays in cache, for the conversion's own stores and
+// for whatever reads it next, and ordinary stores win; past it, non-temporal ones. Measured with
+// 2 threads, float16 -> float32 / float64, ordinary against non-temporal stores (GB/s moved):
+// on the Emerald Rapids CI machine (2 MiB L2 a core; the 260 MB L3 its VM reports gave little)
+// 98 / 84 against 58 / 53 at 1 / 2 MB out, 57 / 48 against 65 / 56 at 4 / 8 MB, 54 / 27 against
+// 63 / 56 at 8 / 16 MB; on Zen 5 (1 MiB L2 a core, 32 MiB L3 for the two) 196 / 193 against
+// 62 / 52 at 8 MB, 153 / 170 against 63 / 53 at 16, 81 / 82 against 64 / 53 at 32 and 50 / 47
+// against 60 / 53 at 64 MB.
+size_t stream_min_bytes(int threads);
 
 // Converts every element of an ndim-dimensional array (shape, byte strides of each side).
 // Returns the ConvertFlags any element raised (underflow: see ConvertFn). may_stream: a large
-// destination may be written around the caches (kStreamMinBytes).
+// destination may be written around the caches (stream_min_bytes).
 unsigned convert_nd(ConvertFn fn, const char* src, const ptrdiff_t* src_strides, char* dst,
                     const ptrdiff_t* dst_strides, const ptrdiff_t* shape, int ndim, size_t src_size,
                     size_t dst_size, bool may_stream, bool underflow);

@@ -39,8 +39,8 @@ bool vdpbf16ps_gemm(const CpuFeatures& f);
 
 // The data caches one core sees, in bytes (0: not known), and how many logical CPUs share each
 // level. Read from cpuid (leaf 4 on Intel, 0x8000001D on AMD), else from sysconf, else assumed
-// (source "default"): the GEMM driver derives its blocking from them. (The conversions'
-// streaming threshold is a measured constant, kStreamMinBytes, not derived from them yet.)
+// (source "default"): the GEMM driver derives its blocking from them, the conversions their
+// streaming threshold (stream_min_bytes).
 struct CacheSizes {
   size_t l1d = 0, l2 = 0, l3 = 0;
   int l2_shared_by = 1, l3_shared_by = 1;

@@ -76,6 +76,24 @@ def test_blocking_follows_the_caches(caches):
     assert _core.cache_sizes()["source"] != "override"
 
 
+def test_streaming_threshold_follows_the_caches(caches):
+    """Conversions write around the caches past twice the L2 of their threads' cores or the
+    part of L3 they share, whichever is larger (docs/internals.md, "Non-temporal stores")."""
+    c = _core.cache_sizes()
+    l2_shared, l3_shared = c["l2_shared_by"], c["l3_shared_by"]
+    caches(32 * KiB, 2 * MiB, 1 * MiB)  # the Xeon's L2; an L3 below it
+    for t in (1, 2):
+        assert _core.stream_min_bytes(t) == 2 * 2 * MiB * t // l2_shared
+    caches(32 * KiB, 1 * MiB, 256 * MiB)
+    for t in (1, 2):
+        l3_part = 256 * MiB * min(t, l3_shared) // l3_shared
+        assert _core.stream_min_bytes(t) == max(2 * MiB * t // l2_shared, l3_part)
+    assert halfkit.kernel_info()["stream_min_bytes"] == _core.stream_min_bytes(
+        halfkit.get_num_threads()
+    )
+    caches(0, 0, 0)
+
+
 # Shapes for every route the blocking decides: A packed whole (few rows), A in MC blocks, more
 # than one NC block of B (with the small L3 below), and k past one KC block.
 SHAPES = [(40, 600, 300), (200, 700, 90), (300, 1100, 700), (700, 530, 1300)]

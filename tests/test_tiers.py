@@ -123,11 +123,21 @@ def test_strided_and_unaligned_runs(tier):
 @pytest.mark.parametrize("tier", SIMD_TIERS)
 @pytest.mark.parametrize("pair", [p for p in PAIRS if p[1].itemsize >= p[0].itemsize], ids=pair_id)
 def test_large_outputs_written_around_the_caches(tier, pair):
-    """Destinations of 8 MB and more take non-temporal stores: every start offset of the
-    destination, NaNs scattered so some streamed blocks are handed to the reference, both
-    thread counts, and a strided destination (which must not stream into its scatter buffer)."""
+    """Destinations larger than the caches take non-temporal stores (here 8 MB, past the
+    threshold of caches set small for the test): every start offset of the destination, NaNs
+    scattered so some streamed blocks are handed to the reference, both thread counts, and a
+    strided destination (which must not stream into its scatter buffer)."""
     src, dst = pair
     n = (8 << 20) // dst.itemsize + 37
+    halfkit._core.set_cache_sizes(0, 256 << 10, 1 << 20)
+    try:
+        assert all(halfkit._core.stream_min_bytes(t) < n * dst.itemsize for t in (1, 2))
+        _check_streamed(tier, src, dst, n)
+    finally:
+        halfkit._core.set_cache_sizes(0, 0, 0)
+
+
+def _check_streamed(tier, src, dst, n):
     rng = np.random.default_rng(17)
     x = (rng.standard_normal(n + 8) * 1000).astype(src)
     # Quiet NaNs in both formats; a signalling NaN in float16 (a plain number in bfloat16).

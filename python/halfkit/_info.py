@@ -38,6 +38,10 @@ def kernel_info() -> dict[str, Any]:
             name: dict(_core.gemm_blocking("", code))
             for name, code in (("float16", 0), ("bfloat16", 1))
         },
+        # Conversions into out= whose destination is larger than this (bytes) write it around
+        # the caches, where the destination is at least as wide as the source (from the caches
+        # of the threads in use; docs/internals.md, "Non-temporal stores").
+        "stream_min_bytes": int(_core.stream_min_bytes(_core.get_num_threads())),
         "threads": _core.get_num_threads(),
         "parallel_min_elements": int(_core.parallel_min_elements),
         "cuda": _cuda_info(),

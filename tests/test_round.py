@@ -281,8 +281,8 @@ def test_stochastic_bits_are_the_documented_hash(tier, base):
     """Up exactly when lowbias32(lowbias32(i_lo ^ k0) ^ i_hi ^ k1) < floor(distance * 2^32),
     i the element's index in the whole array (here a block placed at base, as a dask chunk is;
     the kernels' blocks never span a multiple of 2^32), for round and fixed_point."""
-    from halfkit._fixed import fixed_numpy
-    from halfkit._formats import round_numpy
+    from halfkit._fixed import fixed_array
+    from halfkit._formats import round_array
 
     n, seed = 1000, 0x0123456789ABCDEF
     k = np.random.default_rng(4).integers(0, 1 << 16, n, dtype=np.uint64)
@@ -293,9 +293,9 @@ def test_stochastic_bits_are_the_documented_hash(tier, base):
     up = r.astype(np.uint64) < (k << 16)  # the distance is k / 2^16 of a quantum
     x = (1 + k.astype(np.float64) * 2.0**-23).astype(np.float32)  # bfloat16's quantum at 1: 2^-7
     where = (base, n)
-    got = round_numpy(x, "bfloat16", "stochastic", True, False, seed, None, where)
+    got = round_array(x, "bfloat16", "stochastic", True, False, seed, None, where)
     np.testing.assert_array_equal(got, np.where(up, np.float32(1 + 2**-7), np.float32(1)))
-    q = fixed_numpy(x - 1, 0, 7, True, "stochastic", "saturate", seed, True, None, where)
+    q = fixed_array(x - 1, 0, 7, True, "stochastic", "saturate", seed, True, None, where)
     np.testing.assert_array_equal(q, up.astype(np.int8))
 
 

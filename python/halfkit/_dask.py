@@ -184,15 +184,15 @@ def _lazy(x: Any, fn: Any, dtype: np.dtype, token: str, **kwargs: Any) -> Any:
 
 
 def _round_block(block: Any, args: tuple, block_info: dict | None = None) -> Any:
-    from ._formats import round_numpy
+    from ._formats import round_array
 
-    return round_numpy(block, *args, None, _where(block_info))
+    return round_array(block, *args, None, _where(block_info))
 
 
 def round(  # noqa: A001 - halfkit.round's dask form
     x: Any, fmt: Any, rounding: Any, subnormals: Any, saturate: Any, seed: Any, out: Any
 ) -> Any:
-    from ._formats import _seed, round_numpy
+    from ._formats import _seed, round_array
 
     _no_out(out, "round")
     _numpy_chunks(x, "round")
@@ -200,16 +200,16 @@ def round(  # noqa: A001 - halfkit.round's dask form
         seed = _seed(seed, rounding)
     # Every argument is checked here, on an empty array of x's dtype, with the numpy path's
     # messages; the chunks' calls cannot fail.
-    probe = round_numpy(np.empty(0, x.dtype), fmt, rounding, subnormals, saturate, seed, None)
+    probe = round_array(np.empty(0, x.dtype), fmt, rounding, subnormals, saturate, seed, None)
     args = (fmt, rounding, subnormals, saturate, seed)
     return _lazy(x, _round_block, probe.dtype, "halfkit-round", args=args)
 
 
 def _fixed_block(block: Any, args: tuple, errstate: dict, block_info: dict | None = None) -> Any:
-    from ._fixed import fixed_numpy
+    from ._fixed import fixed_array
 
     with np.errstate(**errstate):
-        return fixed_numpy(block, *args, None, _where(block_info))
+        return fixed_array(block, *args, None, _where(block_info))
 
 
 def fixed_point(
@@ -223,7 +223,7 @@ def fixed_point(
     codes: Any,
     out: Any,
 ) -> Any:
-    from ._fixed import fixed_numpy
+    from ._fixed import fixed_array
     from ._formats import _seed
 
     _no_out(out, "fixed_point")
@@ -231,7 +231,7 @@ def fixed_point(
     if isinstance(rounding, str):
         seed = _seed(seed, rounding, "fixed_point")
     args = (integer_bits, fraction_bits, signed, rounding, overflow, seed, codes)
-    probe = fixed_numpy(np.empty(0, x.dtype), *args, None)
+    probe = fixed_array(np.empty(0, x.dtype), *args, None)
     return _lazy(
         x, _fixed_block, probe.dtype, "halfkit-fixed-point", args=args, errstate=_errstate()
     )

@@ -148,7 +148,7 @@ def fixed_point(
     codes: bool = False,
     out: np.ndarray | None = None,
 ) -> Any:
-    """The values of ``x`` (a float32 or float64 array or scalar, or a dask array of them) in
+    """The values of ``x`` (a float32 or float64 numpy array or scalar, or a CuPy or dask array) in
     the fixed-point format Qm.n, m = ``integer_bits`` and n = ``fraction_bits``: multiples of
     2^-n from -2^m to 2^m - 2^-n (``signed``, a word of 1 + m + n bits, two's complement), or
     from 0 to 2^m - 2^-n (unsigned, m + n bits). Either count may be negative as long as the
@@ -172,10 +172,10 @@ def fixed_point(
         return _dask.fixed_point(
             x, integer_bits, fraction_bits, signed, rounding, overflow, seed, codes, out
         )
-    return fixed_numpy(x, integer_bits, fraction_bits, signed, rounding, overflow, seed, codes, out)
+    return fixed_array(x, integer_bits, fraction_bits, signed, rounding, overflow, seed, codes, out)
 
 
-def fixed_numpy(
+def fixed_array(
     x: Any,
     integer_bits: Any,
     fraction_bits: Any,
@@ -187,10 +187,10 @@ def fixed_numpy(
     out: Any,
     index: tuple[int, ...] = (),
 ) -> Any:
-    """halfkit.fixed_point of a numpy array or scalar; index: where x lies in a larger array (a
-    dask chunk's place, for stochastic rounding's key)."""
+    """halfkit.fixed_point of a numpy or CuPy array or a numpy scalar; index: where x lies in a
+    larger array (a dask chunk's place, for stochastic rounding's key; numpy only)."""
     if isinstance(x, (np.float32, np.float64)) and out is None:
-        r = fixed_numpy(
+        r = fixed_array(
             np.asarray(x),
             integer_bits,
             fraction_bits,

@@ -341,8 +341,8 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
     seed: int | None = None,
     out: np.ndarray | None = None,
 ) -> Any:
-    """The values of ``x`` (a float32 or float64 array or scalar, or a dask array of them)
-    rounded to ``fmt``, in ``x``'s dtype.
+    """The values of ``x`` (a float32 or float64 numpy array or scalar, or a CuPy or dask array
+    of them) rounded to ``fmt``, in ``x``'s dtype.
 
     ``fmt``: a ``halfkit.Format``, a preset name (``halfkit.FORMATS``) or a dtype (float16,
     ml_dtypes' float8/float6/float4 dtypes). ``rounding``: ``"nearest-even"``,
@@ -362,7 +362,7 @@ def round(  # noqa: A001 - numpy's name for the operation (np.round), kept in ha
         from . import _dask
 
         return _dask.round(x, fmt, rounding, subnormals, saturate, seed, out)
-    return round_numpy(x, fmt, rounding, subnormals, saturate, seed, out)
+    return round_array(x, fmt, rounding, subnormals, saturate, seed, out)
 
 
 def _round_plan_uncached(
@@ -393,7 +393,7 @@ def _round_plan(
         return _round_plan_uncached(fmt, dt, rounding, subnormals, saturate)
 
 
-def round_numpy(
+def round_array(
     x: Any,
     fmt: Any,
     rounding: str,
@@ -403,10 +403,10 @@ def round_numpy(
     out: Any,
     index: tuple[int, ...] = (),
 ) -> Any:
-    """halfkit.round of a numpy array or scalar; index: where x lies in a larger array (a dask
-    chunk's place, for stochastic rounding's key)."""
+    """halfkit.round of a numpy or CuPy array or a numpy scalar; index: where x lies in a larger
+    array (a dask chunk's place, for stochastic rounding's key; numpy only)."""
     if isinstance(x, (np.float32, np.float64)) and out is None:
-        r = round_numpy(np.asarray(x), fmt, rounding, subnormals, saturate, seed, None)
+        r = round_array(np.asarray(x), fmt, rounding, subnormals, saturate, seed, None)
         return r[()]  # a scalar for a scalar, as numpy's functions answer
     gpu = type(x).__module__.startswith("cupy")  # _arrays.is_cupy, inlined: this path is hot
     if not gpu and not isinstance(x, np.ndarray):
@@ -741,7 +741,7 @@ def astype_any(
             y = convert(wide, dst, out)
         else:
             fmt = Format.from_dtype(dst)
-            r = round_numpy(wide, fmt, rounding, True, saturate, key, None, index)
+            r = round_array(wide, fmt, rounding, True, saturate, key, None, index)
             if r.dtype != dst:
                 y = convert(r, dst, out)
             else:

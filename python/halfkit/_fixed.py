@@ -12,7 +12,7 @@ from typing import Any, overload
 import numpy as np
 
 from . import _core
-from ._formats import ROUNDINGS, _flag, _seed, check_out
+from ._formats import ROUNDINGS, _flag, _seed, check_out, float_source
 
 OVERFLOWS = ("saturate", "wrap")
 
@@ -202,20 +202,10 @@ def fixed_array(
             None,
         )
         return r[()]
-    gpu = type(x).__module__.startswith("cupy")  # _arrays.is_cupy, inlined: this path is hot
-    if not gpu and not isinstance(x, np.ndarray):
-        raise TypeError(
-            "fixed_point: x must be a float32 or float64 numpy, CuPy or dask array, got "
-            f"{type(x).__name__}"
-        )
-    dt = x.dtype
-    if dt not in _SRC:
-        dt = dt.newbyteorder("=") if dt.kind == "f" else dt
-        if dt not in _SRC:
-            raise TypeError(f"fixed_point: x must be float32 or float64, got {x.dtype}")
+    dt, gpu = float_source("fixed_point", x, out)
     result, *plan = _plan(dt, integer_bits, fraction_bits, signed, rounding, overflow, codes)
     key = _seed(seed, rounding, "fixed_point")
-    if gpu or (out is not None and type(out).__module__.startswith("cupy")):
+    if gpu:
         from . import _gpu
 
         return _gpu.fixed_point(x, result, tuple(plan), key, out)

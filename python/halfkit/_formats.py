@@ -277,6 +277,24 @@ def _spec(fmt: Format, dt: np.dtype, subnormals: bool, saturate: bool) -> tuple[
     )
 
 
+def float_source(who: str, x: Any, out: Any) -> tuple[np.dtype, bool]:
+    """x's dtype in native byte order (float32 or float64), and whether the call goes to the GPU
+    (x or out a CuPy array); a TypeError for any other x."""
+    # _arrays.is_cupy, inlined: this runs on every call
+    gpu = type(x).__module__.startswith("cupy")
+    if not gpu and not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"{who}: x must be a float32 or float64 numpy, CuPy or dask array, got "
+            f"{type(x).__name__}"
+        )
+    dt = x.dtype
+    if dt not in _SRC:
+        dt = dt.newbyteorder("=") if dt.kind == "f" else dt
+        if dt not in _SRC:
+            raise TypeError(f"{who}: x must be float32 or float64, got {x.dtype}")
+    return dt, gpu or (out is not None and type(out).__module__.startswith("cupy"))
+
+
 def _seed(seed: Any, rounding: str, who: str = "round") -> int:
     """The 64-bit key of stochastic rounding: the seed, or fresh entropy without one."""
     if seed is None:
@@ -408,20 +426,10 @@ def round_array(
     if isinstance(x, (np.float32, np.float64)) and out is None:
         r = round_array(np.asarray(x), fmt, rounding, subnormals, saturate, seed, None)
         return r[()]  # a scalar for a scalar, as numpy's functions answer
-    gpu = type(x).__module__.startswith("cupy")  # _arrays.is_cupy, inlined: this path is hot
-    if not gpu and not isinstance(x, np.ndarray):
-        raise TypeError(
-            "round: x must be a float32 or float64 numpy, CuPy or dask array, got "
-            f"{type(x).__name__}"
-        )
-    dt = x.dtype
-    if dt not in _SRC:
-        dt = dt.newbyteorder("=") if dt.kind == "f" else dt
-        if dt not in _SRC:
-            raise TypeError(f"round: x must be float32 or float64, got {x.dtype}")
+    dt, gpu = float_source("round", x, out)
     plan = _round_plan(fmt, dt, rounding, subnormals, saturate)
     key = _seed(seed, rounding)
-    if gpu or (out is not None and type(out).__module__.startswith("cupy")):
+    if gpu:
         from . import _gpu
 
         return _gpu.round(x, plan, key, out)

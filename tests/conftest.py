@@ -108,6 +108,23 @@ def pair_id(p):
     return f"{p[0].name}->{p[1].name}"
 
 
+@pytest.fixture(params=TIERS)
+def tier(request):
+    """Each CPU tier this machine runs, made the one in use; the tier before is restored."""
+    before = halfkit._core.isa()
+    halfkit._core.set_isa(request.param)
+    yield request.param
+    halfkit._core.set_isa(before)
+
+
+@pytest.fixture
+def all_tiers():
+    """For tests that loop over TIERS themselves: the tier in use is restored after."""
+    before = halfkit._core.isa()
+    yield TIERS
+    halfkit._core.set_isa(before)
+
+
 @pytest.fixture(autouse=True)
 def _restore_threads():
     n = halfkit.get_num_threads()

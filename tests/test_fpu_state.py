@@ -15,7 +15,7 @@ import halfkit
 import ml_dtypes
 import numpy as np
 import pytest
-from conftest import TIERS, bits
+from conftest import bits
 
 pytestmark = pytest.mark.skipif(
     platform.machine() not in ("x86_64", "AMD64"), reason="MXCSR is x86's"
@@ -58,14 +58,6 @@ def mxcsr():
     saved = m.get()
     yield m
     m.set(saved)
-
-
-@pytest.fixture(params=TIERS)
-def tier(request):
-    before = halfkit._core.isa()
-    halfkit._core.set_isa(request.param)
-    yield request.param
-    halfkit._core.set_isa(before)
 
 
 def _inputs(dt):

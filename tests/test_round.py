@@ -31,22 +31,6 @@ FORMAT_CASES = {**{n: halfkit.FORMATS[n] for n in halfkit.FORMATS if "binary" no
 del FORMAT_CASES["float16"], FORMAT_CASES["float32"], FORMAT_CASES["float64"]
 
 
-@pytest.fixture(params=TIERS)
-def tier(request):
-    before = halfkit._core.isa()
-    halfkit._core.set_isa(request.param)
-    yield request.param
-    halfkit._core.set_isa(before)
-
-
-@pytest.fixture
-def all_tiers():
-    """For tests that loop over TIERS themselves: the tier in use is restored after."""
-    before = halfkit._core.isa()
-    yield TIERS
-    halfkit._core.set_isa(before)
-
-
 def model(x, fmt, mode, subnormals=True, saturate=False):
     """The contract, exactly: x (a Python float) rounded to fmt, as a Python float."""
     if math.isnan(x):

@@ -15,13 +15,6 @@ TIERS = halfkit._core.isa_supported()
 STORAGE_DTYPES = list(STORAGE)
 
 
-@pytest.fixture
-def all_tiers():
-    before = halfkit._core.isa()
-    yield TIERS
-    halfkit._core.set_isa(before)
-
-
 def _u(a):
     return np.asarray(a).view(f"u{np.asarray(a).itemsize}")
 

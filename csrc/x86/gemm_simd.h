@@ -231,6 +231,11 @@ struct GemmF32 {
       HK_UNROLL for (int j = 0; j < J; ++j) r[i][j] = V::fzero();
     }
     prefetch_tile<R>(c, ldc, m);
+    // Two k steps an iteration: one loop test and pointer update for two steps' FMAs (avx2 on
+    // Zen 5, float16, one thread: 128 x 4096 x 4096 112 -> 115 GFLOP/s, 111 -> 114 in a second
+    // round; square products 512-2048 within noise, at the FMA peak either way). The sums keep
+    // their order, so the bits do not change.
+#pragma GCC unroll 2
     for (int kk = 0; kk < kc; ++kk) {
       if constexpr (!kRowsA) prefetch_ahead(a, b);
       typename V::F bv[J];

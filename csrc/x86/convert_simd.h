@@ -87,8 +87,18 @@ struct SimdTier {
         f[h] = V::cvt_ph_ps(V::load16(s + h * V::N, V::N));
       } else if constexpr (S == kF32) {
         f[h] = V::load32(s + h * V::N, V::N);
-      } else {
+      } else if constexpr (V::kCheapSticky) {
         f[h] = V::to_f32_odd_fast(V::load64(s + h * V::N, V::N));
+      } else {
+        // Without the sticky bit, which changes a lane only where the float32 lies halfway
+        // between two bfloat16s (low half 0x8000); a pair with such a lane takes it.
+        f[h] = V::to_f32_rz(V::load64(s + h * V::N, V::N));
+      }
+    }
+    if constexpr (S == kF64 && !V::kCheapSticky) {
+      const U32 low = V::set1(0xffffu);
+      if (V::any(V::mor(V::eq(V::and_(f[0], low), 0x8000u), V::eq(V::and_(f[1], low), 0x8000u)))) {
+        for (size_t h = 0; h < 2; ++h) f[h] = V::to_f32_odd_fast(V::load64(s + h * V::N, V::N));
       }
     }
     const U32 packed = V::pack_hi16(round_bf16(f[0]), round_bf16(f[1]));
@@ -122,9 +132,24 @@ struct SimdTier {
           V::join16(V::cvt_ps_ph(V::load32(s, V::N)), V::cvt_ps_ph(V::load32(s + V::N, V::N)));
       if (V::any_inf_nan16(w)) return false;
       V::template store32<kStream>(d, w, V::N);
-    } else if constexpr (C::kSrc == num::kF64) {
+    } else if constexpr (C::kSrc == num::kF64 && V::kCheapSticky) {
       const U32 w = V::join16(V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s, V::N))),
                               V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s + V::N, V::N))));
+      if (V::any_inf_nan16(w)) return false;
+      V::template store32<kStream>(d, w, V::N);
+    } else if constexpr (C::kSrc == num::kF64) {
+      // Without the sticky bit, which changes a lane only where the float32 lies halfway
+      // between two float16s: those lanes convert differently with bit 0 set, and a pair with
+      // one takes the sticky bit after all. Where bit 0 is already set, the float32 is its own
+      // round to odd.
+      const U32 f0 = V::to_f32_rz(V::load64(s, V::N));
+      const U32 f1 = V::to_f32_rz(V::load64(s + V::N, V::N));
+      const U32 one = V::set1(1u);
+      U32 w = V::join16(V::cvt_ps_ph(f0), V::cvt_ps_ph(f1));
+      if (V::differ(w, V::join16(V::cvt_ps_ph(V::or_(f0, one)), V::cvt_ps_ph(V::or_(f1, one))))) {
+        w = V::join16(V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s, V::N))),
+                      V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s + V::N, V::N))));
+      }
       if (V::any_inf_nan16(w)) return false;
       V::template store32<kStream>(d, w, V::N);
     } else {

@@ -13,6 +13,10 @@ namespace {
 struct V256 {
   static constexpr size_t N = 8;
   static constexpr bool kNativeBf16 = false;
+  // The sticky bit of a float64 -> float32 narrowing costs four integer operations on the
+  // float64 lanes here (one masked test with AVX-512); the float64 pair paths narrow without
+  // it and find the lanes it would have changed instead.
+  static constexpr bool kCheapSticky = false;
   using U32 = __m256i;
   using U16 = __m128i;
   using M = __m256i;
@@ -88,6 +92,11 @@ struct V256 {
     const __m256i sticky =
         _mm256_or_si256(b, _mm256_andnot_si256(m, _mm256_add_epi64(_mm256_and_si256(b, m), m)));
     return _mm_castps_si128(_mm256_cvtpd_ps(_mm256_castsi256_pd(sticky)));
+  }
+  // Toward zero (MXCSR's direction inside kernels), with no sticky bit: see kCheapSticky.
+  static U32 to_f32_rz(F64 x) {
+    return _mm256_set_m128i(_mm_castps_si128(_mm256_cvtpd_ps(x.hi)),
+                            _mm_castps_si128(_mm256_cvtpd_ps(x.lo)));
   }
   static U32 to_f32_odd_fast(F64 x) {
     return _mm256_set_m128i(odd_half_fast(x.hi), odd_half_fast(x.lo));
@@ -179,6 +188,9 @@ struct V256 {
   }
   static M mnone() { return _mm256_setzero_si256(); }
   static bool any(M m) { return !_mm256_testz_si256(m, m); }
+  static bool differ(U32 a, U32 b) {
+    return !_mm256_testz_si256(_mm256_xor_si256(a, b), set1(~0u));
+  }
   static U32 select(M m, U32 if_set, U32 if_clear) {
     return _mm256_blendv_epi8(if_clear, if_set, m);
   }

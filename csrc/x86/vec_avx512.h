@@ -13,6 +13,7 @@ namespace {
 struct V512 {
   static constexpr size_t N = 16;
   static constexpr bool kNativeBf16 = false;
+  static constexpr bool kCheapSticky = true;  // see vec_avx2.h
   using U32 = __m512i;
   using U16 = __m256i;
   using M = __mmask16;

@@ -113,27 +113,31 @@ def test_tails_offsets_and_lone_specials(tier, pair):
 
 
 @pytest.mark.parametrize("tier", SIMD_TIERS)
-@pytest.mark.parametrize("pair", [(F32, F16), (F16, F32)], ids=pair_id)
+@pytest.mark.parametrize("pair", [(F32, F16), (F16, F32), (F32, BF16)], ids=pair_id)
 def test_lone_specials_in_long_runs(tier, pair):
-    """float32 <-> float16 convert long runs with no per-element test and read the exceptions
-    from MXCSR afterwards, redoing a stretch that met a signalling NaN: one signalling NaN or
-    one overflow anywhere in 20K elements, alone or both, at every start offset of interest."""
+    """These pairs convert long stretches with no per-element test and look back afterwards
+    (MXCSR's flags, or the largest magnitude seen), redoing a stretch that met a lane the plain
+    conversion gets wrong: one special value anywhere in 20K elements, or two in different
+    stretches, at start offsets that move the stretches' boundaries."""
     src, dst = pair
     rng = np.random.default_rng(23)
     n = 20_000
     base = (rng.standard_normal(n + 40) * 300).astype(src)
-    snan, big = {F32: (0x7F800001, 0x477FF000), F16: (0x7C01, 0x7C01)}[src]
+    specials = {
+        (F32, F16): [0x7F800001, 0x477FF000, 0x7FC00000],
+        (F16, F32): [0x7C01, 0xFE01, 0x7C00],
+        (F32, BF16): [0x7F800001, 0xFFC00001, 0x7F7FFFFF, 0x7F800000],
+    }[pair]
     for pos in (0, 15, 31, 4095, 4096, 9000, n - 33, n - 1):
-        for value in (snan, big):
+        for value in specials:
             for off in (0, 1, 8):
                 x = base[off : off + n].copy()
                 x.view(bits(x).dtype)[pos] = value
                 assert_tier_matches(tier, x, dst)
-    x = base[:n].copy()
-    x.view(bits(x).dtype)[[100, 12_000]] = [big, snan]
-    assert_tier_matches(tier, x, dst)
-    x.view(bits(x).dtype)[[100, 12_000]] = [snan, big]
-    assert_tier_matches(tier, x, dst)
+    for a, b in [(specials[0], specials[1]), (specials[1], specials[0])]:
+        x = base[:n].copy()
+        x.view(bits(x).dtype)[[100, 12_000]] = [a, b]
+        assert_tier_matches(tier, x, dst)
 
 
 @pytest.mark.parametrize("tier", SIMD_TIERS)

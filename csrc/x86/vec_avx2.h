@@ -118,6 +118,7 @@ struct V256 {
   }
 
   static U32 set1(uint32_t v) { return _mm256_set1_epi32(static_cast<int>(v)); }
+  static U32 max_u32(U32 a, U32 b) { return _mm256_max_epu32(a, b); }
   static U32 and_(U32 a, U32 b) { return _mm256_and_si256(a, b); }
   static U32 or_(U32 a, U32 b) { return _mm256_or_si256(a, b); }
   static U32 add(U32 a, U32 b) { return _mm256_add_epi32(a, b); }

@@ -99,6 +99,7 @@ struct V512 {
   }
 
   static U32 set1(uint32_t v) { return _mm512_set1_epi32(static_cast<int>(v)); }
+  static U32 max_u32(U32 a, U32 b) { return _mm512_max_epu32(a, b); }
   static U32 and_(U32 a, U32 b) { return _mm512_and_si512(a, b); }
   static U32 or_(U32 a, U32 b) { return _mm512_or_si512(a, b); }
   static U32 add(U32 a, U32 b) { return _mm512_add_epi32(a, b); }

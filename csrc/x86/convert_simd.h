@@ -389,11 +389,15 @@ struct SimdTier {
       if (kMxcsrChecked<C> && (_mm_getcsr() & kMxcsrInvalid)) clear_invalid();
       while (i + 2 * V::N <= n) {
         const size_t start = i;
-        const size_t end = start + (n - start < kStretch ? n - start : kStretch);
+        const size_t len = n - start < kStretch ? n - start : kStretch;
+        const size_t end = start + len / (2 * V::N) * (2 * V::N);  // at least one pair on
         U32 big = V::zero();
         // Unrolled: avx2's loop of 9 instructions for 16 elements ran at the decoders' pace.
 #pragma GCC unroll 2
-        for (; i + 2 * V::N <= end; i += 2 * V::N) unchecked_pair<C, kStream>(s + i, d + i, big);
+        do {
+          unchecked_pair<C, kStream>(s + i, d + i, big);
+          i += 2 * V::N;
+        } while (i < end);
         const bool redo = kMxcsrChecked<C> ? (_mm_getcsr() & kMxcsrInvalid) != 0
                                            : V::any(V::gt_mag(big, 0x7f800000u));
         if (redo) {

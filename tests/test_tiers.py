@@ -74,6 +74,15 @@ def _f64_inputs():
          0x0000000000000001, 0x000FFFFFFFFFFFFF, 0x3810000000000000, 0x37FFFFFFFFFFFFFF],
         dtype=np.uint64,
     ).view(F64)  # fmt: skip
+    # Around FLT_MAX, where a float32 narrowed toward zero lands: the float32 below it and the
+    # bfloat16 midpoint under it, FLT_MAX, and 2^128 - 2^103 (from there a float32 cast
+    # overflows), each with its float64 neighbours.
+    centres = np.array(
+        [0x47EFFFFFC0000000, 0x47EFF00000000000, 0x47EFFFFFE0000000, 0x47EFFFFFF0000000],
+        dtype=np.int64,
+    )
+    near_max = (centres[:, None] + np.arange(-2, 3)).ravel().astype(np.uint64).view(F64)
+    nan_like = np.concatenate([nan_like, near_max, -near_max])
     return np.concatenate([rand, *around, nan_like, -rand])
 
 

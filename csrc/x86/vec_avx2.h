@@ -236,7 +236,7 @@ struct V256 {
   }
 
   // Nearest-even, raising MXCSR's flags: the float32 -> float16 loop reads overflow and invalid
-  // from them (on Zen 5 the EVEX form with _MM_FROUND_NO_EXC raised none).
+  // from them (as in vec_avx512.h, no _MM_FROUND_NO_EXC: there it suppressed them).
   static U16 cvt_ps_ph(U32 f) {
     return _mm256_cvtps_ph(_mm256_castsi256_ps(f), _MM_FROUND_TO_NEAREST_INT);
   }

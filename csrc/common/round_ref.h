@@ -154,10 +154,12 @@ HK_HD inline typename Src<T>::U round_one(typename Src<T>::U u, uint64_t index,
   const U big = base + (up_big ? one : 0);
 
   // Below T: 0 or T, from |x| / T = M / 2^k (k >= 1). Past W + 2, M / 2^k is below a half;
-  // past W + 33, its 2^-32 units are 0.
+  // past W + 33, its 2^-32 units are 0. Lanes at or above T have k < 1 and take big; their k is
+  // clamped all the same, since a negative shift count is undefined (UBSan found it).
   const U m_sig = E > 0 ? (a & kFrac) | (U{1} << W) : a;
   S k = static_cast<S>(s.tiny_exp) - (e - W);
   k = k < W + 33 ? k : W + 33;
+  k = k > 1 ? k : 1;
   const S kh = k < W + 2 ? k : W + 2;
   const U half_t = U{1} << (kh - 1);
   const bool up_tiny =

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <algorithm>
 #include <atomic>
@@ -624,6 +625,35 @@ struct IndexMap {
   }
 };
 
+// A C-contiguous array as the round, fixed-point and storage kernels may access it: they read
+// and write elements as integers of the element's size, which memory not aligned to that size
+// does not allow (np.frombuffer at an odd offset, some deserialised buffers; UBSan reports it,
+// and a vectorised loop may assume it). Such an array is replaced by an aligned copy: of its
+// contents for an input; for an output, one that finish() copies back.
+class Aligned {
+ public:
+  Aligned(const py::array& a, bool output) : array_(a) {
+    if (reinterpret_cast<uintptr_t>(a.data()) % static_cast<uintptr_t>(a.itemsize()) == 0) return;
+    array_ = py::array(a.dtype(), std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+    if (output) {
+      target_ = a;  // py::array() is an empty array, not a null handle: hence the optional
+    } else {
+      memcpy(array_.mutable_data(), a.data(), static_cast<size_t>(a.nbytes()));
+    }
+  }
+  const char* data() const { return static_cast<const char*>(array_.data()); }
+  char* mutable_data() { return static_cast<char*>(array_.mutable_data()); }
+  void finish() {
+    if (target_) {
+      memcpy(target_->mutable_data(), array_.data(), static_cast<size_t>(array_.nbytes()));
+    }
+  }
+
+ private:
+  py::array array_;
+  std::optional<py::array> target_;
+};
+
 std::vector<std::string> tiers(bool supported_only) {
   std::vector<std::string> out;
   for (int i = 0; i < static_cast<int>(Isa::kCount); ++i) {
@@ -736,17 +766,22 @@ PYBIND11_MODULE(_core, m) {
                                ? nullptr
                                : convert_table(tier.empty() ? active_isa() : tier_from_name(tier))
                                      .round[size == 8];
-        const char* src = static_cast<const char*>(x.data());
-        char* dst = static_cast<char*>(y.mutable_data());
+        const Aligned xa(x, false);
+        Aligned ya(y, true);
+        const char* src = xa.data();
+        char* dst = ya.mutable_data();
         const IndexMap map(index);
-        py::gil_scoped_release nogil;
-        map.for_runs(static_cast<size_t>(x.size()), [&](size_t first, size_t len, uint64_t i0) {
-          if (reference) {
-            round_reference(src + first * size, dst + first * size, len, i0, spec, size == 8);
-            return;
-          }
-          fn(src + first * size, dst + first * size, len, i0, spec);
-        });
+        {
+          py::gil_scoped_release nogil;
+          map.for_runs(static_cast<size_t>(x.size()), [&](size_t first, size_t len, uint64_t i0) {
+            if (reference) {
+              round_reference(src + first * size, dst + first * size, len, i0, spec, size == 8);
+              return;
+            }
+            fn(src + first * size, dst + first * size, len, i0, spec);
+          });
+        }
+        ya.finish();
       },
       py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("mantissa_bits"), py::arg("emin_sub"),
       py::arg("tiny_exp"), py::arg("tiny_bits"), py::arg("max_bits"), py::arg("over_bits"),
@@ -786,8 +821,10 @@ PYBIND11_MODULE(_core, m) {
                              static_cast<uint32_t>(seed >> 32)};
         const FixedFn fn =
             convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).fixed[size == 8];
-        const char* src = static_cast<const char*>(x.data());
-        char* dst = static_cast<char*>(y.mutable_data());
+        const Aligned xa(x, false);
+        Aligned ya(y, true);
+        const char* src = xa.data();
+        char* dst = ya.mutable_data();
         const size_t step = values ? static_cast<size_t>(size) : static_cast<size_t>(out_bytes);
         const IndexMap map(index);
         std::atomic<unsigned> flags{0};
@@ -797,6 +834,7 @@ PYBIND11_MODULE(_core, m) {
             flags.fetch_or(fn(src + first * size, dst + first * step, len, i0, spec));
           });
         }
+        ya.finish();
         return flags.load();
       },
       py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("fraction_bits"), py::arg("hi"),
@@ -820,7 +858,8 @@ PYBIND11_MODULE(_core, m) {
         const EncodeSpec enc = encode_spec_from(encode_spec);
         const EncodeFn fn =
             convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).encode[size == 8];
-        const char* src = static_cast<const char*>(x.data());
+        const Aligned xa(x, false);
+        const char* src = xa.data();
         uint8_t* dst = static_cast<uint8_t*>(codes.mutable_data());
         const bool under = size == 8 && underflow_wanted();
         const IndexMap map(index);
@@ -852,9 +891,13 @@ PYBIND11_MODULE(_core, m) {
         const auto i = [&](int k) { return spec[k].cast<int>(); };
         const DecodeSpec d{i(0), i(1), i(2), i(3), i(4), table.data()};
         const uint8_t* c = static_cast<const uint8_t*>(codes.data());
-        void* out = y.mutable_data();
-        py::gil_scoped_release nogil;
-        decode_codes(c, out, static_cast<size_t>(codes.size()), d, static_cast<size_t>(size));
+        Aligned ya(y, true);
+        void* out = ya.mutable_data();
+        {
+          py::gil_scoped_release nogil;
+          decode_codes(c, out, static_cast<size_t>(codes.size()), d, static_cast<size_t>(size));
+        }
+        ya.finish();
       },
       py::arg("codes"), py::arg("y"), py::arg("table"), py::arg("spec"),
       "A storage format's codes as float32 or float64 bits: table[code] for every code, "

@@ -353,6 +353,48 @@ def test_out_in_place_views_and_byte_order():
     assert halfkit.round(np.array(-5.1), "float4_e2m1fn").shape == ()
 
 
+def _unaligned(a):
+    """a's copy at an address that is not a multiple of its element size (as np.frombuffer at
+    an odd offset, or some deserialised buffers, give)."""
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    u = raw[1:].view(a.dtype).reshape(a.shape)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_unaligned_inputs_and_outputs_give_the_aligned_bits(dt):
+    x = (np.random.default_rng(8).standard_normal(5000) * 300).astype(dt)
+    x[::97] = np.nan
+    x[::89] = 1e-30
+    calls = {
+        "round": lambda v, out=None: halfkit.round(
+            v, "float8_e4m3fn", rounding="stochastic", seed=3, out=out
+        ),
+        "fixed_point": lambda v, out=None: halfkit.fixed_point(
+            v, integer_bits=3, fraction_bits=4, rounding="stochastic", seed=3, out=out
+        ),
+        "fixed_point codes": lambda v, out=None: halfkit.fixed_point(
+            v, integer_bits=9, fraction_bits=4, codes=True, out=out
+        ),
+        "astype float8": lambda v, out=None: halfkit.astype(v, ml_dtypes.float8_e5m2, out=out),
+    }
+    with np.errstate(all="ignore"):
+        for name, call in calls.items():
+            want = call(x)
+            got = call(_unaligned(x))
+            assert np.array_equal(got.view(np.uint8), want.view(np.uint8)), name
+            if want.itemsize > 1:
+                out = _unaligned(np.zeros_like(want))
+                call(_unaligned(x), out=out)
+                assert np.array_equal(out.view(np.uint8), want.view(np.uint8)), name
+        codes = halfkit.astype(x, ml_dtypes.float8_e5m2)
+        out = _unaligned(np.zeros(x.shape, dt))
+        halfkit.astype(codes, dt, out=out)
+        assert np.array_equal(out.view(np.uint8), codes.astype(dt).view(np.uint8))
+
+
 def test_bad_arguments_are_clear_errors_and_write_nothing():
     x = np.ones(8, np.float32)
     out = np.full(8, 7.0, np.float32)

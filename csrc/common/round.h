@@ -170,6 +170,7 @@ inline typename Src<T>::U round_common(typename Src<T>::U u, const BlockKey& key
       const U m_sig = E > 0 ? (a & ((U{1} << W) - 1)) | (U{1} << W) : a;
       S k = static_cast<S>(s.tiny_exp) - ((E > 0 ? E : 1) - B - W);
       k = k < W + 33 ? k : W + 33;
+      k = k > 1 ? k : 1;  // lanes at or above T (k < 1) discard up_tiny: no negative shift
       up_tiny = m(r32 < scaled32(m_sig, k));
     }
   }

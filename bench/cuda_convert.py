@@ -45,17 +45,29 @@ def time_ms(cupy, fn, reps: int) -> float:
     return statistics.median(times)
 
 
+def time_copy(cupy, nbytes: int, reps: int) -> float:
+    """A device-to-device copy that reads and writes nbytes in all: the bandwidth reference."""
+    a = cupy.empty(nbytes // 2, cupy.uint8)
+    b = cupy.empty_like(a)
+    return time_ms(cupy, lambda: b.data.copy_from_device_async(a.data, a.nbytes), reps)
+
+
+def write_json(path: str | None, cupy, dev: dict, rows: list[dict]) -> None:
+    """The rows, with the device and CuPy version they were measured with, when --json asks."""
+    if path:
+        with open(path, "w") as f:
+            json.dump({"device": dev, "cupy": cupy.__version__, "rows": rows}, f, indent=1)
+
+
 def measure(cupy, src, dst, n: int, reps: int) -> dict:
     nbytes = n * (src.itemsize + dst.itemsize)
     x = (cupy.random.default_rng(n).standard_normal(n, dtype=cupy.float32) * 100).astype(src)
     y = cupy.empty(n, dst)
-    a = cupy.empty(nbytes // 2, cupy.uint8)
-    b = cupy.empty_like(a)
     t_hk = time_ms(cupy, lambda: halfkit.astype(x, dst, out=y), reps)
     t_hk_alloc = time_ms(cupy, lambda: halfkit.astype(x, dst), reps)
     t_cp = time_ms(cupy, lambda: cupy.copyto(y, x, casting="unsafe"), reps)
     t_cp_alloc = time_ms(cupy, lambda: x.astype(dst), reps)
-    t_copy = time_ms(cupy, lambda: b.data.copy_from_device_async(a.data, a.nbytes), reps)
+    t_copy = time_copy(cupy, nbytes, reps)
 
     def gbs(t):
         return nbytes / (t * 1e-3) / 1e9
@@ -95,9 +107,7 @@ def main() -> None:
                 f" {row['vs_copy']:>7.2f}x {row['alloc_vs_astype']:>15.2f}x",
                 flush=True,
             )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": dev, "cupy": cupy.__version__, "rows": rows}, f, indent=1)
+    write_json(args.json, cupy, dev, rows)
 
 
 if __name__ == "__main__":

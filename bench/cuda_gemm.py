@@ -12,12 +12,11 @@ timed; the largest difference relative to sum |a||b| is printed as 'rel err'.
 from __future__ import annotations
 
 import argparse
-import json
 
 import halfkit
 import ml_dtypes
 import numpy as np
-from cuda_convert import time_ms
+from cuda_convert import time_ms, write_json
 from halfkit._bench import cublas_gemm_f32
 from halfkit._matmul import _matmul
 
@@ -92,9 +91,7 @@ def main() -> None:
                 f"{row['cupy_matmul_tflops']:>8.0f}" + "".join(_cell(row, k) for k in kernels),
                 flush=True,
             )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": dev, "cupy": cupy.__version__, "rows": rows}, f, indent=1)
+    write_json(args.json, cupy, dev, rows)
 
 
 if __name__ == "__main__":

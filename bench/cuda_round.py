@@ -11,12 +11,11 @@ issue's target: at least 0.9 at 256M elements).
 from __future__ import annotations
 
 import argparse
-import json
 
 import halfkit
 import ml_dtypes
 import numpy as np
-from cuda_convert import parse_size, time_ms
+from cuda_convert import parse_size, time_copy, time_ms, write_json
 
 F32, F64 = np.dtype(np.float32), np.dtype(np.float64)
 F8, F4 = np.dtype(ml_dtypes.float8_e4m3fn), np.dtype(ml_dtypes.float4_e2m1fn)
@@ -49,13 +48,6 @@ def cases(cupy, n):
     ]  # fmt: skip
 
 
-def time_copy(cupy, nbytes: int, reps: int) -> float:
-    """A device-to-device copy that reads and writes nbytes in all."""
-    a = cupy.empty(nbytes // 2, cupy.uint8)
-    b = cupy.empty_like(a)
-    return time_ms(cupy, lambda: b.data.copy_from_device_async(a.data, a.nbytes), reps)
-
-
 def main() -> None:
     import cupy
 
@@ -83,9 +75,7 @@ def main() -> None:
                 f" {row['vs_copy']:>7.2f}x",
                 flush=True,
             )
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"device": dev, "cupy": cupy.__version__, "rows": rows}, f, indent=1)
+    write_json(args.json, cupy, dev, rows)
 
 
 if __name__ == "__main__":

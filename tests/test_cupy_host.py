@@ -33,24 +33,20 @@ class FakeArray(np.ndarray):
 FakeArray.__module__ = "cupy"
 
 
-class _Device:
+class _Context:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Device(_Context):
     id = 0
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        return False
-
-
-class _Stream:
+class _Stream(_Context):
     ptr = 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
     def synchronize(self):
         pass

@@ -80,21 +80,24 @@ struct V512 {
   static U32 to_f32_odd_fast(F64 x) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(odd_half_fast(x.lo)), odd_half_fast(x.hi), 1);
   }
+  static F64 widen_f64(U32 f) {
+    return {_mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_castsi512_si256(f))),
+            _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(f, 1)))};
+  }
+  static F64 bf16_to_f64(U16 h) { return widen_f64(slli<16>(widen16(h))); }
   template <bool kStream = false>
-  static void store_f64(void* p, U32 f, size_t n) {
+  static void store64(void* p, F64 r, size_t n) {
     double* d = static_cast<double*>(p);
-    const __m512d lo = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_castsi512_si256(f)));
-    const __m512d hi = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(f, 1)));
     if (n == N && kStream) {
-      _mm512_stream_pd(d, lo);
-      _mm512_stream_pd(d + 8, hi);
+      _mm512_stream_pd(d, r.lo);
+      _mm512_stream_pd(d + 8, r.hi);
     } else if (n == N) {
-      _mm512_storeu_pd(d, lo);
-      _mm512_storeu_pd(d + 8, hi);
+      _mm512_storeu_pd(d, r.lo);
+      _mm512_storeu_pd(d + 8, r.hi);
     } else {
       const M m = tail(n);
-      _mm512_mask_storeu_pd(d, __mmask8(m), lo);
-      _mm512_mask_storeu_pd(d + 8, __mmask8(m >> 8), hi);
+      _mm512_mask_storeu_pd(d, __mmask8(m), r.lo);
+      _mm512_mask_storeu_pd(d + 8, __mmask8(m >> 8), r.hi);
     }
   }
 

@@ -741,26 +741,15 @@ PYBIND11_MODULE(_core, m) {
       "numpy's own dot and the Python route of two 16-bit arrays, for halfkit's numpy.dot.");
   m.def(
       "round",
-      [](const py::array& x, py::array& y, int mode, int mantissa_bits, int emin_sub, int tiny_exp,
-         uint64_t tiny_bits, uint64_t max_bits, uint64_t over_bits, uint64_t inf_bits,
-         bool negative_zero, uint64_t seed, const std::string& tier, const py::tuple& index) {
+      [](const py::array& x, py::array& y, const py::tuple& round_spec, const std::string& tier,
+         const py::tuple& index) {
         const py::ssize_t size = x.itemsize();
         if ((size != 4 && size != 8) || y.itemsize() != size || x.size() != y.size() ||
             !(x.flags() & py::array::c_style) || !(y.flags() & py::array::c_style) ||
-            !y.writeable() || mode < kRoundNearestEven || mode > kRoundStochastic) {
+            !y.writeable()) {
           throw py::value_error("round: x and y C-contiguous arrays of one float type and size");
         }
-        const RoundSpec spec{mode,
-                             mantissa_bits,
-                             emin_sub,
-                             tiny_exp,
-                             tiny_bits,
-                             max_bits,
-                             over_bits,
-                             inf_bits,
-                             negative_zero,
-                             static_cast<uint32_t>(seed),
-                             static_cast<uint32_t>(seed >> 32)};
+        const RoundSpec spec = round_spec_from(round_spec);
         const bool reference = tier == "reference";
         const RoundFn fn = reference
                                ? nullptr
@@ -783,42 +772,30 @@ PYBIND11_MODULE(_core, m) {
         }
         ya.finish();
       },
-      py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("mantissa_bits"), py::arg("emin_sub"),
-      py::arg("tiny_exp"), py::arg("tiny_bits"), py::arg("max_bits"), py::arg("over_bits"),
-      py::arg("inf_bits"), py::arg("negative_zero"), py::arg("seed"),
-      py::arg("tier") = std::string(), py::arg("index") = py::tuple(),
+      py::arg("x"), py::arg("y"), py::arg("round_spec"), py::arg("tier") = std::string(),
+      py::arg("index") = py::tuple(),
       "halfkit.round's kernel: x (C-contiguous float32 or float64) rounded into y by the "
-      "RoundSpec these fields make (common/kernels.h); the Python layer derives them. tier: "
+      "RoundSpec round_spec's fields and seed make (spec_args.h, as the CUDA module's); the "
+      "Python layer derives them. tier: "
       "'' (the one in use), a tier's name, or 'reference' (round_one per element). index: "
       "where x lies in a larger array, (base, run, extents..., strides...), for the seed's key.");
   m.def(
       "fixed_point",
-      [](const py::array& x, py::array& y, int mode, int fraction_bits, uint64_t hi,
-         uint64_t lo_magnitude, uint64_t mask, bool is_signed, bool wrap, double scale,
-         uint64_t seed, const std::string& tier, const py::tuple& index) {
+      [](const py::array& x, py::array& y, const py::tuple& fixed_spec, uint64_t seed,
+         const std::string& tier, const py::tuple& index) {
         const py::ssize_t size = x.itemsize();
         const bool values = y.dtype().kind() == 'f';
         const py::ssize_t out_bytes = y.itemsize();
         if ((size != 4 && size != 8) || (values && out_bytes != size) ||
             (!values && out_bytes != 1 && out_bytes != 2 && out_bytes != 4 && out_bytes != 8) ||
             x.size() != y.size() || !(x.flags() & py::array::c_style) ||
-            !(y.flags() & py::array::c_style) || !y.writeable() || mode < kRoundNearestEven ||
-            mode > kRoundStochastic) {
+            !(y.flags() & py::array::c_style) || !y.writeable()) {
           throw py::value_error(
               "fixed_point: x C-contiguous float32/float64, y C-contiguous values of x's type "
               "or integer codes");
         }
-        const FixedSpec spec{mode,
-                             fraction_bits,
-                             hi,
-                             lo_magnitude,
-                             mask,
-                             is_signed,
-                             wrap,
-                             values ? 0 : static_cast<int>(out_bytes),
-                             scale,
-                             static_cast<uint32_t>(seed),
-                             static_cast<uint32_t>(seed >> 32)};
+        const FixedSpec spec =
+            fixed_spec_from(fixed_spec, values ? 0 : static_cast<int>(out_bytes), seed);
         const FixedFn fn =
             convert_table(tier.empty() ? active_isa() : tier_from_name(tier)).fixed[size == 8];
         const Aligned xa(x, false);
@@ -837,10 +814,8 @@ PYBIND11_MODULE(_core, m) {
         ya.finish();
         return flags.load();
       },
-      py::arg("x"), py::arg("y"), py::arg("mode"), py::arg("fraction_bits"), py::arg("hi"),
-      py::arg("lo_magnitude"), py::arg("mask"), py::arg("is_signed"), py::arg("wrap"),
-      py::arg("scale"), py::arg("seed"), py::arg("tier") = std::string(),
-      py::arg("index") = py::tuple(),
+      py::arg("x"), py::arg("y"), py::arg("fixed_spec"), py::arg("seed"),
+      py::arg("tier") = std::string(), py::arg("index") = py::tuple(),
       "halfkit.fixed_point's kernel: x (C-contiguous float32 or float64) as the codes (integer "
       "y) or values (y of x's type) of the FixedSpec these fields make (common/kernels.h); "
       "returns the flags (invalid where an element has no code).");

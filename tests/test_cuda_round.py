@@ -34,7 +34,7 @@ _FLOAT = {4: F32, 8: F64}
 def _host_round(x, y, n, elem_size, spec, index0, stream):
     assert len(spec) == 10 and index0 == 0
     dt = _FLOAT[elem_size]
-    _core.round(_flat(x, dt, n), _flat(y, dt, n), *spec)
+    _core.round(_flat(x, dt, n), _flat(y, dt, n), spec)
 
 
 def _host_encode(x, codes, n, elem_size, spec, encode_spec, index0, stream):
@@ -52,7 +52,7 @@ def _host_fixed_point(x, y, n, elem_size, spec, out_bytes, seed, index0, stream)
     assert len(spec) == 8 and index0 == 0
     dt = _FLOAT[elem_size]
     out = _flat(y, dt if out_bytes == 0 else f"u{out_bytes}", n)
-    _core.fixed_point(_flat(x, dt, n), out, *spec, seed)
+    _core.fixed_point(_flat(x, dt, n), out, spec, seed)
 
 
 _DTYPES = {code: dt for dt, code in FORMAT.items()}

@@ -51,9 +51,9 @@ def test_every_float32_on_every_tier_is_the_reference(fmt, mode, subnormals):
     got = np.empty(CHUNK, np.float32)
     plan = _round_plan(fmt, np.dtype(np.float32), mode, subnormals, False)
     for x in chunks():
-        _core.round(x, ref, *plan, 0, "reference", ())
+        _core.round(x, ref, (*plan, 0), "reference", ())
         for tier in TIERS:
-            _core.round(x, got, *plan, 0, tier, ())
+            _core.round(x, got, (*plan, 0), tier, ())
             bad = np.nonzero(got.view(np.uint32) != ref.view(np.uint32))[0]
             assert bad.size == 0, (
                 tier,

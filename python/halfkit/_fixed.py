@@ -44,7 +44,7 @@ def _plan_uncached(
     rounding: Any,
     overflow: Any,
     codes: Any,
-) -> tuple[Any, ...]:
+) -> tuple[np.dtype, tuple[Any, ...]]:
     m = _int(integer_bits, "integer_bits")
     n = _int(fraction_bits, "fraction_bits")
     signed = _flag(signed, "signed")
@@ -83,27 +83,18 @@ def _plan_uncached(
     mag = (1 << (m + n)) if signed else 0
     hi = (1 << (word - 1)) - 1 if signed else (1 << word) - 1
     scale = 0.0 if codes else math.ldexp(1.0, -n)  # exact whatever the rounding direction
-    return (
-        result,
-        ROUNDINGS[rounding],
-        n,
-        hi,
-        mag,
-        (1 << word) - 1,
-        signed,
-        overflow == "wrap",
-        scale,
-    )
+    spec = (ROUNDINGS[rounding], n, hi, mag, (1 << word) - 1, signed, overflow == "wrap", scale)
+    return result, spec
 
 
 # typed: True and 1 are different keys (1 is refused where a flag is asked for).
 _plan_cached = functools.lru_cache(maxsize=512, typed=True)(_plan_uncached)
 
 
-def _plan(*args: Any) -> tuple[Any, ...]:
-    """The result's dtype and the kernel's FixedSpec fields for fixed_point's arguments but x,
-    seed and out, every one checked: looked up once per combination, as a call's fixed cost
-    is most of a small array's."""
+def _plan(*args: Any) -> tuple[np.dtype, tuple[Any, ...]]:
+    """The result's dtype and the kernel's FixedSpec fields (the tuple spec_args.h reads) for
+    fixed_point's arguments but x, seed and out, every one checked: looked up once per
+    combination, as a call's fixed cost is most of a small array's."""
     try:
         return _plan_cached(*args)
     except TypeError:  # an unhashable argument, which the checks then name; or their own error
@@ -203,12 +194,12 @@ def fixed_array(
         )
         return r[()]
     dt, gpu = float_source("fixed_point", x, out)
-    result, *plan = _plan(dt, integer_bits, fraction_bits, signed, rounding, overflow, codes)
+    result, plan = _plan(dt, integer_bits, fraction_bits, signed, rounding, overflow, codes)
     key = _seed(seed, rounding, "fixed_point")
     if gpu:
         from . import _gpu
 
-        return _gpu.fixed_point(x, result, tuple(plan), key, out)
+        return _gpu.fixed_point(x, result, plan, key, out)
     check_out("fixed_point", out, (result,), "the result's dtype", x.shape)
     src = np.ascontiguousarray(x, dtype=dt)
     # The kernel reads a block of x before it writes that block: y may be x itself, not a
@@ -223,7 +214,7 @@ def fixed_array(
     )
     y = out if direct else np.empty(x.shape, result)
     assert y is not None
-    flags = _core.fixed_point(src, y, *plan, key, "", index if rounding == "stochastic" else ())
+    flags = _core.fixed_point(src, y, plan, key, "", index if rounding == "stochastic" else ())
     if flags:
         from ._cpu import report_flags
 

@@ -443,7 +443,7 @@ def round_array(
     )
     y = out if direct else np.empty(x.shape, dt)
     assert y is not None
-    _core.round(src, y, *plan, key, "", _index(index, rounding))
+    _core.round(src, y, (*plan, key), "", _index(index, rounding))
     if out is None or direct:
         return y
     np.copyto(out, y)

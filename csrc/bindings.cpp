@@ -817,8 +817,8 @@ PYBIND11_MODULE(_core, m) {
       py::arg("x"), py::arg("y"), py::arg("fixed_spec"), py::arg("seed"),
       py::arg("tier") = std::string(), py::arg("index") = py::tuple(),
       "halfkit.fixed_point's kernel: x (C-contiguous float32 or float64) as the codes (integer "
-      "y) or values (y of x's type) of the FixedSpec these fields make (common/kernels.h); "
-      "returns the flags (invalid where an element has no code).");
+      "y) or values (y of x's type) of the FixedSpec fixed_spec's fields, y's type and seed "
+      "make (spec_args.h); returns the flags (invalid where an element has no code).");
   m.def(
       "encode",
       [](const py::array& x, py::array& codes, const py::tuple& round_spec,

@@ -117,14 +117,14 @@ struct SimdTier {
     return true;
   }
 
-  // Two full blocks between float32 (or float64, rounded to odd) and float16 at once, when no
-  // value is an infinity or a NaN on the float16 side (for wider sources: no overflow either,
-  // since exactly the values from 65520 up round to an infinity): one test on the 16-bit values
-  // of both blocks instead of a compare on each block's float32 lanes, and one store or load for
-  // both (AVX2, Zen 3, 64K elements, one thread, astype(out=): float32 -> float16 6.9 -> 9.2-9.6
-  // Gelem/s, float16 -> float32 7.5 -> 9.2-9.4). Only without kUnder, whose tiny lanes the
-  // per-block path tells apart. Returns false, having written nothing, for the per-block path
-  // to take both.
+  // Two full blocks between float32 (or float64, rounded to odd) and float16, or from float16
+  // to float64, at once, when no value is an infinity or a NaN on the float16 side (for wider
+  // sources: no overflow either, since exactly the values from 65520 up round to an infinity):
+  // one test on the 16-bit values of both blocks instead of a compare on each block's float32
+  // lanes, and one store or load for both (AVX2, Zen 3, 64K elements, one thread,
+  // astype(out=): float32 -> float16 6.9 -> 9.2-9.6 Gelem/s, float16 -> float32 7.5 ->
+  // 9.2-9.4). Only without kUnder, whose tiny lanes the per-block path tells apart. Returns
+  // false, having written nothing, for the per-block path to take both.
   template <class C, bool kStream>
   static HK_INLINE bool pair_f16(const typename C::Src* s, typename C::Dst* d) {
     if constexpr (C::kSrc == num::kF32) {

@@ -5,6 +5,12 @@ suite is bench/test_bench_convert.py.
 
     python bench/convert_pairs.py --threads 1 --size 65536 f32-bf16 f64-bf16 f16-f32
     python bench/convert_pairs.py --best 200 f32-f16 f64-f16    # the fastest of 200 loops
+    python bench/convert_pairs.py --offsets f16-f32    # by the buffers' offsets in a line
+
+With --offsets, halfkit and torch convert the same buffers (torch tensors over numpy's memory),
+placed 0, 16, 32 or 48 bytes past a page, for every pairing of source and destination offsets:
+numpy's large buffers start 16 bytes past a 64-byte line and torch's on one, which the plain
+rows do not separate from the kernels' own speed.
 """
 
 from __future__ import annotations
@@ -48,6 +54,43 @@ LOOPS = [7]
 BEST = [False]
 
 
+def as_torch(a: np.ndarray):
+    """A torch tensor over a's memory (bfloat16 through its bits)."""
+    if a.dtype == ml_dtypes.bfloat16:
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
+def placed(dtype, size: int, offset: int) -> np.ndarray:
+    """An empty array of size elements starting offset bytes past a page boundary."""
+    nbytes = size * np.dtype(dtype).itemsize
+    raw = np.empty(nbytes + 8192, np.uint8)
+    start = -raw.ctypes.data % 4096 + offset
+    return raw[start : start + nbytes].view(dtype)
+
+
+def by_offsets(pair: str, size: int) -> str:
+    s, d = (DTYPES[p] for p in pair.split("-"))
+    values = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
+    lines = [f"{pair}: microseconds a call, halfkit astype(out=) / torch copy_ on the same buffers"]
+    lines.append("src%64 dst%64  " + "  ".join(f"{o:>17d}" for o in (0, 16, 32, 48)))
+    for so in (0, 16, 32, 48):
+        row = []
+        for do in (0, 16, 32, 48):
+            x = placed(s, size, so)
+            x[...] = values
+            y = placed(d, size, do)
+            h = size / median_rate(lambda x=x, y=y: halfkit.astype(x, d, out=y), size) * 1e6
+            cell = f"{h:7.2f}"
+            if torch is not None:
+                tx, ty = as_torch(x), as_torch(y)
+                t = size / median_rate(lambda tx=tx, ty=ty: ty.copy_(tx), size) * 1e6
+                cell += f" / {t:7.2f}"
+            row.append(f"{cell:>17s}")
+        lines.append(f"{so:6d}         " + "  ".join(row))
+    return "\n".join(lines)
+
+
 def measure(pair: str, size: int) -> str:
     s, d = (DTYPES[p] for p in pair.split("-"))
     x = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
@@ -59,9 +102,7 @@ def measure(pair: str, size: int) -> str:
     }
     line = f"{pair:10s} " + "  ".join(f"{k} {v / 1e9:6.2f}" for k, v in rates.items())
     if torch is not None:
-        tx = torch.from_numpy(x.view(np.int16) if s is ml_dtypes.bfloat16 else x)
-        if s is ml_dtypes.bfloat16:
-            tx = tx.view(torch.bfloat16)
+        tx = as_torch(x)
         tdt = {np.float16: torch.float16, ml_dtypes.bfloat16: torch.bfloat16,
                np.float32: torch.float32, np.float64: torch.float64}[d]  # fmt: skip
         ty = torch.empty(size, dtype=tdt)
@@ -81,6 +122,11 @@ def main() -> None:
         metavar="LOOPS",
         help="report the fastest of LOOPS loops, not the median of 7",
     )
+    parser.add_argument(
+        "--offsets",
+        action="store_true",
+        help="time every pairing of source and destination offsets in a line (see above)",
+    )
     args = parser.parse_args()
     if args.best:
         LOOPS[0], BEST[0] = args.best, True
@@ -89,7 +135,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"# tier {halfkit.kernel_info()['isa']}, {args.threads} threads, {args.size} elements")
     for pair in args.pairs:
-        print(measure(pair, args.size))
+        print(by_offsets(pair, args.size) if args.offsets else measure(pair, args.size))
 
 
 if __name__ == "__main__":

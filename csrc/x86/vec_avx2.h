@@ -166,9 +166,11 @@ struct V256 {
   // through the first test with the subnormals, so that the common block pays two signed
   // compares a vector, and only blocks with a zero or a rare lane pay for the exact test.
   static bool f64_bf16_pair_rare(U32 f0, U32 f1, U32) {
+    // |f| >= 0x7f7fffff or |f| < 0x800000, in three operations: with u = 2|f| (f + f drops the
+    // sign), u - 2^24 taken unsigned is at least 0xfdfffffe exactly for those, and adding
+    // 0x7f000000 is that subtraction with the top bit flipped, for a signed compare.
     const auto candidates = [](U32 f) {
-      const U32 a = and_(f, set1(0x7fffffffu));
-      return mor(gt_mag(a, 0x7f7ffffeu), _mm256_cmpgt_epi32(set1(0x800000u), a));
+      return _mm256_cmpgt_epi32(add(add(f, f), set1(0x7f000000u)), set1(0x7dfffffdu));
     };
     if (!any(mor(candidates(f0), candidates(f1)))) return false;
     return any(mor(f64_bf16_rare(f0), f64_bf16_rare(f1)));

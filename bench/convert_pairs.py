@@ -54,6 +54,15 @@ LOOPS = [7]
 BEST = [False]
 
 
+def settle() -> None:
+    """torch's OpenMP threads keep spinning for a while after a call; on a machine with as many
+    cores as threads they took the cores from the next halfkit measurement (64M elements, two
+    threads: float64 -> float16 0.6-0.8x torch timed right after a torch call, 1.0x after a
+    pause). A pause before each halfkit measurement, as bench/conftest.py does."""
+    if torch is not None and torch.get_num_threads() > 1:
+        time.sleep(1.0)
+
+
 def as_torch(a: np.ndarray):
     """A torch tensor over a's memory (bfloat16 through its bits)."""
     if a.dtype == ml_dtypes.bfloat16:
@@ -80,6 +89,7 @@ def by_offsets(pair: str, size: int) -> str:
             x = placed(s, size, so)
             x[...] = values
             y = placed(d, size, do)
+            settle()
             h = size / median_rate(lambda x=x, y=y: halfkit.astype(x, d, out=y), size) * 1e6
             cell = f"{h:7.2f}"
             if torch is not None:
@@ -96,6 +106,7 @@ def measure(pair: str, size: int) -> str:
     x = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
     y = np.empty(size, d)
     codes = FORMAT[np.dtype(s)], FORMAT[np.dtype(d)]
+    settle()
     rates = {
         "kernel": median_rate(lambda: _core.convert(x, y, *codes), size),
         "astype": median_rate(lambda: halfkit.astype(x, d, out=y), size),

@@ -319,18 +319,19 @@ struct SimdTier {
   }
 
   // With stream set (a destination far larger than the caches), full blocks are written with
-  // non-temporal stores where the destination is at least as wide as the source: ordinary
-  // stores first read every destination line they fill, which costs as much memory traffic as
-  // the conversion itself there (64M elements, 2 threads: float16 -> float64 22 -> 50 GB/s,
-  // float16 -> float32 22 -> 46 GB/s; narrowing conversions gained nothing).
+  // non-temporal stores: ordinary stores first read every destination line they fill, which
+  // costs as much memory traffic as the conversion itself where the destination is the wider
+  // side (64M elements, 2 threads: float16 -> float64 22 -> 50 GB/s, float16 -> float32 22 ->
+  // 46 GB/s). Narrowing saves less, the destination's share of the traffic, and had measured
+  // nothing on the first machine; on Zen 5 (64M elements, 2 threads, against torch in the same
+  // run) float32 -> float16 went 0.97-1.02x -> 1.25-1.29x, float32 -> bfloat16 1.0x -> 1.2x,
+  // float64 -> float16 0.96-0.99x -> 1.02-1.05x.
   template <class C, bool kUnder>
   static unsigned contig(const typename C::Src* s, typename C::Dst* d, size_t n, bool stream) {
-    if constexpr (sizeof(typename C::Dst) >= sizeof(typename C::Src)) {
-      if (stream) {
-        const unsigned flags = contig_blocks<C, kUnder, true>(s, d, n);
-        _mm_sfence();  // non-temporal stores are weakly ordered: finish them before returning
-        return flags;
-      }
+    if (stream) {
+      const unsigned flags = contig_blocks<C, kUnder, true>(s, d, n);
+      _mm_sfence();  // non-temporal stores are weakly ordered: finish them before returning
+      return flags;
     }
     return contig_blocks<C, kUnder, false>(s, d, n);
   }
@@ -364,8 +365,9 @@ struct SimdTier {
     // numpy's large buffers start 16 bytes past a page boundary, so full-width accesses would
     // split cache lines. A partial first block aligns the side with the wider accesses (the
     // larger element), which measured best: +25-30% at 64K elements for float32 -> float16.
-    // Streaming stores need the destination aligned to their width: a whole line, here.
-    constexpr bool kAlignSrc = sizeof(*s) > sizeof(*d);
+    // Streaming stores need the destination aligned to their width: a whole line, here,
+    // whichever side is wider.
+    constexpr bool kAlignSrc = sizeof(*s) > sizeof(*d) && !kStream;
     constexpr size_t kElem = kAlignSrc ? sizeof(*s) : sizeof(*d);
     constexpr size_t kAlign = kStream || V::N * kElem >= 64 ? 64 : V::N * kElem;
     const uintptr_t addr =

@@ -6,6 +6,12 @@ suite is bench/test_bench_convert.py.
     python bench/convert_pairs.py --threads 1 --size 65536 f32-bf16 f64-bf16 f16-f32
     python bench/convert_pairs.py --best 200 f32-f16 f64-f16    # the fastest of 200 loops
     python bench/convert_pairs.py --offsets f16-f32    # by the buffers' offsets in a line
+    python bench/convert_pairs.py --rounds 7 --threads 2 --size 67108864 f64-f16
+
+With --rounds R, halfkit's astype(out=) and torch's copy_ are timed in turn, the best of three
+calls each, R times, after a pause: the ratio of each round, whose two timings are seconds
+apart, is steadier than a ratio of two medians on a machine whose memory bandwidth moves
+between minutes (a two-thread float32 copy measured 46 and 72-81 GB/s on the Zen 5 VM).
 
 With --offsets, halfkit and torch convert the same buffers (torch tensors over numpy's memory),
 placed 0, 16, 32 or 48 bytes past a page, for every pairing of source and destination offsets:
@@ -101,6 +107,34 @@ def by_offsets(pair: str, size: int) -> str:
     return "\n".join(lines)
 
 
+def by_rounds(pair: str, size: int, rounds: int) -> str:
+    s, d = (DTYPES[p] for p in pair.split("-"))
+    x = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
+    y = np.empty(size, d)
+    tx, ty = as_torch(x), as_torch(np.empty(size, d))
+
+    def best_of_3(fn) -> float:
+        fn()
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    h, t = [], []
+    for _ in range(rounds):
+        settle()
+        h.append(best_of_3(lambda: halfkit.astype(x, d, out=y)))
+        t.append(best_of_3(lambda: ty.copy_(tx)))
+    ratios = sorted(b / a for a, b in zip(h, t, strict=True))
+    return (
+        f"{pair:10s} astype {size / statistics.median(h) / 1e9:6.2f}  torch "
+        f"{size / statistics.median(t) / 1e9:6.2f} Gelem/s  per-round astype/torch "
+        f"{statistics.median(ratios):5.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+    )
+
+
 def measure(pair: str, size: int) -> str:
     s, d = (DTYPES[p] for p in pair.split("-"))
     x = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
@@ -138,7 +172,15 @@ def main() -> None:
         action="store_true",
         help="time every pairing of source and destination offsets in a line (see above)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        metavar="R",
+        help="R alternating rounds against torch, with each round's ratio (see above)",
+    )
     args = parser.parse_args()
+    if args.rounds and torch is None:
+        parser.error("--rounds times torch, which is not installed")
     if args.best:
         LOOPS[0], BEST[0] = args.best, True
     halfkit.set_num_threads(args.threads)
@@ -146,7 +188,12 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"# tier {halfkit.kernel_info()['isa']}, {args.threads} threads, {args.size} elements")
     for pair in args.pairs:
-        print(by_offsets(pair, args.size) if args.offsets else measure(pair, args.size))
+        if args.offsets:
+            print(by_offsets(pair, args.size))
+        elif args.rounds:
+            print(by_rounds(pair, args.size, args.rounds))
+        else:
+            print(measure(pair, args.size))
 
 
 if __name__ == "__main__":

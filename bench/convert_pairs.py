@@ -8,10 +8,11 @@ suite is bench/test_bench_convert.py.
     python bench/convert_pairs.py --offsets f16-f32    # by the buffers' offsets in a line
     python bench/convert_pairs.py --rounds 7 --threads 2 --size 67108864 f64-f16
 
-With --rounds R, halfkit's astype(out=) and torch's copy_ are timed in turn, the best of three
-calls each, R times, after a pause: the ratio of each round, whose two timings are seconds
-apart, is steadier than a ratio of two medians on a machine whose memory bandwidth moves
-between minutes (a two-thread float32 copy measured 46 and 72-81 GB/s on the Zen 5 VM).
+With --rounds R, halfkit's astype(out=), torch's copy_ and a torch float32 copy of as many
+elements are timed in turn, the best of three calls each, R times, after a pause: the ratio of
+each round, whose timings are seconds apart, is steadier than a ratio of two medians on a
+machine whose memory bandwidth moves between minutes (a two-thread float32 copy measured 46 and
+72-81 GB/s on the Zen 5 VM).
 
 With --offsets, halfkit and torch convert the same buffers (torch tensors over numpy's memory),
 placed 0, 16, 32 or 48 bytes past a page, for every pairing of source and destination offsets:
@@ -126,16 +127,24 @@ def by_rounds(pair: str, size: int, rounds: int) -> str:
             times.append(time.perf_counter() - t)
         return min(times)
 
-    h, t = [], []
+    # A float32 copy of as many elements (8 bytes an element read plus written), for bytes a
+    # second against a copy's.
+    cx = torch.empty(size, dtype=torch.float32).normal_()
+    cy = torch.empty_like(cx)
+    h, t, c = [], [], []
     for _ in range(rounds):
         settle()
         h.append(best_of_3(lambda: halfkit.astype(x, d, out=y)))
         t.append(best_of_3(lambda: ty.copy_(tx)))
+        c.append(best_of_3(lambda: cy.copy_(cx)))
     ratios = sorted(b / a for a, b in zip(h, t, strict=True))
+    moved = (x.itemsize + y.itemsize) / 8
+    to_copy = sorted(moved * b / a for a, b in zip(h, c, strict=True))
     return (
         f"{pair:10s} astype {size / statistics.median(h) / 1e9:6.2f}  torch "
         f"{size / statistics.median(t) / 1e9:6.2f} Gelem/s  per-round astype/torch "
-        f"{statistics.median(ratios):5.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})"
+        f"{statistics.median(ratios):5.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f})  bytes/s over "
+        f"a float32 copy's {statistics.median(to_copy):4.2f}x ({to_copy[0]:.2f}-{to_copy[-1]:.2f})"
     )
 
 

@@ -145,7 +145,7 @@ struct SimdTier {
       // one takes the sticky bit after all. Where bit 0 is already set, the float32 is its own
       // round to odd. A halfway float32 has its low 12 bits clear (13 or more dropped bits,
       // the top one set), so only pairs with such a lane pay for the second conversion
-      // (Zen 5, 64K elements, one thread: 6.9 -> 8.2-8.4 Gelem/s).
+      // (Zen 5, 64K elements, one thread: 6.9 -> 7.8-8.4 Gelem/s).
       const U32 f0 = V::to_f32_rz(V::load64(s, V::N));
       const U32 f1 = V::to_f32_rz(V::load64(s + V::N, V::N));
       const U32 one = V::set1(1u), low = V::set1(0xfffu);
@@ -324,8 +324,8 @@ struct SimdTier {
   // side (64M elements, 2 threads: float16 -> float64 22 -> 50 GB/s, float16 -> float32 22 ->
   // 46 GB/s). Narrowing saves less, the destination's share of the traffic, and had measured
   // nothing on the first machine; on Zen 5 (64M elements, 2 threads, against torch in the same
-  // run) float32 -> float16 went 0.97-1.02x -> 1.25-1.29x, float32 -> bfloat16 1.0x -> 1.2x,
-  // float64 -> float16 0.96-0.99x -> 1.02-1.05x.
+  // rounds) float32 -> float16 went 0.97-1.02x -> 1.22-1.29x, float32 -> bfloat16 1.0x ->
+  // 1.18x, float64 -> float16/bfloat16 0.94-0.99x -> 1.00-1.09x.
   template <class C, bool kUnder>
   static unsigned contig(const typename C::Src* s, typename C::Dst* d, size_t n, bool stream) {
     if (stream) {

@@ -70,6 +70,12 @@ def settle() -> None:
         time.sleep(1.0)
 
 
+def pair_source(pair: str, size: int):
+    """SRC-DST's dtypes, and size source values (normal, times 100)."""
+    s, d = (DTYPES[p] for p in pair.split("-"))
+    return s, d, (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
+
+
 def as_torch(a: np.ndarray):
     """A torch tensor over a's memory (bfloat16 through its bits)."""
     if a.dtype == ml_dtypes.bfloat16:
@@ -86,8 +92,7 @@ def placed(dtype, size: int, offset: int) -> np.ndarray:
 
 
 def by_offsets(pair: str, size: int) -> str:
-    s, d = (DTYPES[p] for p in pair.split("-"))
-    values = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
+    s, d, values = pair_source(pair, size)
     lines = [f"{pair}: microseconds a call, halfkit astype(out=) / torch copy_ on the same buffers"]
     lines.append("src%64 dst%64  " + "  ".join(f"{o:>17d}" for o in (0, 16, 32, 48)))
     for so in (0, 16, 32, 48):
@@ -109,8 +114,7 @@ def by_offsets(pair: str, size: int) -> str:
 
 
 def by_rounds(pair: str, size: int, rounds: int) -> str:
-    s, d = (DTYPES[p] for p in pair.split("-"))
-    x = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
+    s, d, x = pair_source(pair, size)
     y = np.empty(size, d)
     tx, ty = as_torch(x), as_torch(np.empty(size, d))
 
@@ -149,8 +153,7 @@ def by_rounds(pair: str, size: int, rounds: int) -> str:
 
 
 def measure(pair: str, size: int) -> str:
-    s, d = (DTYPES[p] for p in pair.split("-"))
-    x = (np.random.default_rng(0).standard_normal(size) * 100).astype(s)
+    s, d, x = pair_source(pair, size)
     y = np.empty(size, d)
     codes = FORMAT[np.dtype(s)], FORMAT[np.dtype(d)]
     settle()

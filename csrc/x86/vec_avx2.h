@@ -163,12 +163,12 @@ struct V256 {
     return mor(gt_mag(a, 0x7f7ffffeu), in_range(a, 1u, 0x800000u));
   }
   // Whether two such blocks (and packed, their rounded bfloat16s) have any. Zeros are let
-  // through the first test with the subnormals, so that the common block pays two signed
-  // compares a vector, and only blocks with a zero or a rare lane pay for the exact test.
+  // through the first test with the subnormals, so that the common block pays three operations
+  // a vector and only blocks with a zero or a rare lane pay for the exact test. The first test
+  // is |f| >= 0x7f7fffff or |f| < 0x800000: with u = 2|f| (f + f drops the sign), u - 2^24
+  // taken unsigned is at least 0xfdfffffe exactly for those, and adding 0x7f000000 is that
+  // subtraction with the top bit flipped, for a signed compare.
   static bool f64_bf16_pair_rare(U32 f0, U32 f1, U32) {
-    // |f| >= 0x7f7fffff or |f| < 0x800000, in three operations: with u = 2|f| (f + f drops the
-    // sign), u - 2^24 taken unsigned is at least 0xfdfffffe exactly for those, and adding
-    // 0x7f000000 is that subtraction with the top bit flipped, for a signed compare.
     const auto candidates = [](U32 f) {
       return _mm256_cmpgt_epi32(add(add(f, f), set1(0x7f000000u)), set1(0x7dfffffdu));
     };
